@@ -8,8 +8,9 @@
  *   b.output(b.linear(b.flatten(b.globalAvgPool(x)), 10));
  *   const graph = b.build();
  */
-import { type Attrs, type DType, type Graph, GraphError, type Initializer, type InitRole, type Node, type OpType, type ValueInfo } from './ir.js';
+
 import { inferGraph } from './infer.js';
+import { type Attrs, type DType, type Graph, GraphError, type Initializer, type InitRole, type Node, type OpType, type ValueInfo } from './ir.js';
 import { OP_RULES, type OpInput } from './ops.js';
 
 /** A tensor handle: its name and inferred shape. */
@@ -144,7 +145,13 @@ export class GraphBuilder {
   batchNorm(x: T, o: { epsilon?: number; name?: string } = {}): T {
     const id = o.name ?? this.uid('bn');
     const c = x.shape[1];
-    const ins = [x, this.param(`${id}.weight`, [c], 'gamma'), this.param(`${id}.bias`, [c], 'beta'), this.param(`${id}.running_mean`, [c], 'mean'), this.param(`${id}.running_var`, [c], 'var')];
+    const ins = [
+      x,
+      this.param(`${id}.weight`, [c], 'gamma'),
+      this.param(`${id}.bias`, [c], 'beta'),
+      this.param(`${id}.running_mean`, [c], 'mean'),
+      this.param(`${id}.running_var`, [c], 'var'),
+    ];
     return this.one('BatchNormalization', ins, { epsilon: o.epsilon ?? 1e-5 }, id);
   }
 
@@ -228,13 +235,24 @@ export class GraphBuilder {
   }
 
   maxPool(x: T, o: PoolOptions): T {
-    return this.one('MaxPool', [x], { kernel_shape: pair(o.kernel), strides: pair(o.stride ?? o.kernel), pads: pads4(o.pad), ceil_mode: o.ceil ? 1 : 0 }, o.name);
+    return this.one(
+      'MaxPool',
+      [x],
+      { kernel_shape: pair(o.kernel), strides: pair(o.stride ?? o.kernel), pads: pads4(o.pad), ceil_mode: o.ceil ? 1 : 0 },
+      o.name,
+    );
   }
   avgPool(x: T, o: PoolOptions): T {
     return this.one(
       'AveragePool',
       [x],
-      { kernel_shape: pair(o.kernel), strides: pair(o.stride ?? o.kernel), pads: pads4(o.pad), ceil_mode: o.ceil ? 1 : 0, count_include_pad: (o.countIncludePad ?? true) ? 1 : 0 },
+      {
+        kernel_shape: pair(o.kernel),
+        strides: pair(o.stride ?? o.kernel),
+        pads: pads4(o.pad),
+        ceil_mode: o.ceil ? 1 : 0,
+        count_include_pad: (o.countIncludePad ?? true) ? 1 : 0,
+      },
       o.name,
     );
   }
@@ -250,7 +268,12 @@ export class GraphBuilder {
   layerNorm(x: T, o: { epsilon?: number; name?: string } = {}): T {
     const id = o.name ?? this.uid('ln');
     const c = x.shape[x.shape.length - 1];
-    return this.one('LayerNormalization', [x, this.param(`${id}.weight`, [c], 'gamma'), this.param(`${id}.bias`, [c], 'beta')], { axis: -1, epsilon: o.epsilon ?? 1e-5 }, id);
+    return this.one(
+      'LayerNormalization',
+      [x, this.param(`${id}.weight`, [c], 'gamma'), this.param(`${id}.bias`, [c], 'beta')],
+      { axis: -1, epsilon: o.epsilon ?? 1e-5 },
+      id,
+    );
   }
   pad(x: T, pads: number[], value = 0, name?: string): T {
     return this.one('Pad', [x], { pads, mode: 'constant', value }, name);
@@ -271,6 +294,13 @@ export class GraphBuilder {
   /** Finishes the graph: validates it and fills every node's costs. */
   build(): Graph {
     if (!this.outputs.length) throw new GraphError('has no outputs; call output()', `graph '${this.name}'`);
-    return inferGraph({ name: this.name, batch: this.inputs[0]?.shape[0] ?? 1, inputs: this.inputs, outputs: this.outputs, nodes: this.nodes, initializers: this.inits });
+    return inferGraph({
+      name: this.name,
+      batch: this.inputs[0]?.shape[0] ?? 1,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      nodes: this.nodes,
+      initializers: this.inits,
+    });
   }
 }

@@ -41,7 +41,10 @@ export function graphToString(graph: Graph, space?: number): string {
 export function graphFromJSON(doc: unknown, where = 'graph JSON'): Graph {
   const d = doc as GraphJSON;
   if (!d || typeof d !== 'object' || d.format !== 'topsched.graph/1') {
-    throw new GraphError(`not a topsched graph document (expected format 'topsched.graph/1', got ${JSON.stringify((d as { format?: unknown })?.format)})`, where);
+    throw new GraphError(
+      `not a topsched graph document (expected format 'topsched.graph/1', got ${JSON.stringify((d as { format?: unknown })?.format)})`,
+      where,
+    );
   }
   for (const key of ['inputs', 'outputs', 'nodes', 'initializers'] as const) {
     if (!Array.isArray(d[key])) throw new GraphError(`field '${key}' must be an array`, where);
@@ -54,7 +57,8 @@ export function graphFromJSON(doc: unknown, where = 'graph JSON'): Graph {
     const { data, ...rest } = init;
     if (data === undefined) return rest;
     const arr = fromBase64(data, init.dtype);
-    if (arr.length !== numel(init.shape)) throw new GraphError(`initializers[${i}] ('${init.name}') holds ${arr.length} values for shape [${init.shape}]`, where);
+    if (arr.length !== numel(init.shape))
+      throw new GraphError(`initializers[${i}] ('${init.name}') holds ${arr.length} values for shape [${init.shape}]`, where);
     return { ...rest, data: arr };
   });
   const { format: _format, ...rest } = d;

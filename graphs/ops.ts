@@ -249,7 +249,11 @@ const flatten: Rule = (node, ins) => {
 const transpose: Rule = (node, ins) => {
   arity(node, ins, 1);
   const x = ins[0].shape;
-  const perm = attrInts(node, 'perm', x.map((_, i) => x.length - 1 - i));
+  const perm = attrInts(
+    node,
+    'perm',
+    x.map((_, i) => x.length - 1 - i),
+  );
   if (perm.length !== x.length || [...perm].sort().some((p, i) => p !== i)) fail(node, `perm [${perm}] is not a permutation of rank ${x.length}`);
   return { shapes: [perm.map((p) => x[p])], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
 };
@@ -381,4 +385,3 @@ export const OP_RULES: Record<OpType, Rule> = {
 export function isOpType(op: string): op is OpType {
   return Object.hasOwn(OP_RULES, op);
 }
-

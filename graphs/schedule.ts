@@ -45,8 +45,14 @@ export interface ScheduleViolation {
 }
 
 export class ScheduleError extends GraphError {
-  constructor(readonly violations: ScheduleViolation[], where = 'schedule') {
-    const head = violations.slice(0, 5).map((v) => `[${v.rule}] ${v.message}`).join('; ');
+  constructor(
+    readonly violations: ScheduleViolation[],
+    where = 'schedule',
+  ) {
+    const head = violations
+      .slice(0, 5)
+      .map((v) => `[${v.rule}] ${v.message}`)
+      .join('; ');
     super(violations.length > 5 ? `${head}; and ${violations.length - 5} more` : head, where);
     this.name = 'ScheduleError';
   }
@@ -62,14 +68,16 @@ export function mergeableConvs(nodes: Node[]): string | null {
     if (attrInt(n, 'group', 1) !== 1) return `'${n.id}' is a grouped convolution`;
     if (attrInts(n, 'strides', [1, 1]).join() !== attrInts(first, 'strides', [1, 1]).join()) return `'${n.id}' has other strides than '${first.id}'`;
     if (attrInts(n, 'dilations', [1, 1]).join() !== attrInts(first, 'dilations', [1, 1]).join()) return `'${n.id}' has other dilations than '${first.id}'`;
-    if (n.outShapes[0].slice(2).join() !== first.outShapes[0].slice(2).join()) return `'${n.id}' has output size [${n.outShapes[0].slice(2)}], '${first.id}' [${first.outShapes[0].slice(2)}]`;
+    if (n.outShapes[0].slice(2).join() !== first.outShapes[0].slice(2).join())
+      return `'${n.id}' has output size [${n.outShapes[0].slice(2)}], '${first.id}' [${first.outShapes[0].slice(2)}]`;
     // A smaller kernel is zero-padded to the largest; its padding must centre it the same way.
     const k = attrInts(n, 'kernel_shape');
     const p = attrInts(n, 'pads', [0, 0, 0, 0]);
     const k0 = attrInts(first, 'kernel_shape');
     const p0 = attrInts(first, 'pads', [0, 0, 0, 0]);
     for (let i = 0; i < 2; i++) {
-      if ((k0[i] - k[i]) % 2 !== 0 || p0[i] - p[i] !== (k0[i] - k[i]) / 2) return `'${n.id}' kernel ${k} / pads ${p} do not align with '${first.id}' kernel ${k0} / pads ${p0}`;
+      if ((k0[i] - k[i]) % 2 !== 0 || p0[i] - p[i] !== (k0[i] - k[i]) / 2)
+        return `'${n.id}' kernel ${k} / pads ${p} do not align with '${first.id}' kernel ${k0} / pads ${p0}`;
     }
   }
   return null;
@@ -80,12 +88,14 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
   const out: ScheduleViolation[] = [];
   if (!schedule || !Array.isArray(schedule.stages)) return [{ rule: 'format', message: 'schedule has no stages array' }];
   if (schedule.model !== graph.name) out.push({ rule: 'format', message: `schedule is for model '${schedule.model}', graph is '${graph.name}'` });
-  if (!Number.isInteger(schedule.batch) || schedule.batch < 1) out.push({ rule: 'format', message: `batch must be a positive integer, got ${JSON.stringify(schedule.batch)}` });
+  if (!Number.isInteger(schedule.batch) || schedule.batch < 1)
+    out.push({ rule: 'format', message: `batch must be a positive integer, got ${JSON.stringify(schedule.batch)}` });
   const dag = buildDag(graph);
   // Position of each node: stage, group, index in group.
   const pos = new Map<number, { stage: number; group: number; at: number }>();
   schedule.stages.forEach((stage, si) => {
-    if (stage.kind !== 'parallel' && stage.kind !== 'merge') out.push({ rule: 'format', message: `stage ${si} has kind ${JSON.stringify(stage.kind)} (parallel | merge)` });
+    if (stage.kind !== 'parallel' && stage.kind !== 'merge')
+      out.push({ rule: 'format', message: `stage ${si} has kind ${JSON.stringify(stage.kind)} (parallel | merge)` });
     if (!Array.isArray(stage.groups) || !stage.groups.length || stage.groups.some((g) => !Array.isArray(g) || !g.length)) {
       out.push({ rule: 'empty-stage', message: `stage ${si} has an empty group list or an empty group` });
       return;
@@ -106,7 +116,11 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
       });
     });
     if (stage.kind === 'merge') {
-      const nodes = stage.groups.flat().map((id) => dag.index.get(id)).filter((v): v is number => v !== undefined).map((v) => dag.nodes[v]);
+      const nodes = stage.groups
+        .flat()
+        .map((id) => dag.index.get(id))
+        .filter((v): v is number => v !== undefined)
+        .map((v) => dag.nodes[v]);
       const why = stage.groups.some((g) => g.length !== 1) ? 'each group of a merge stage holds exactly one Conv' : mergeableConvs(nodes);
       if (why) out.push({ rule: 'merge', node: nodes[0]?.id, message: `stage ${si}: ${why}` });
     }
@@ -121,9 +135,14 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
       const q = pos.get(u);
       if (!q) continue;
       const dep = dag.nodes[u].id;
-      if (q.stage > p.stage) out.push({ rule: 'stage-order', node: n.id, message: `'${n.id}' (stage ${p.stage}) reads '${dep}' which runs later, in stage ${q.stage}` });
+      if (q.stage > p.stage)
+        out.push({ rule: 'stage-order', node: n.id, message: `'${n.id}' (stage ${p.stage}) reads '${dep}' which runs later, in stage ${q.stage}` });
       else if (q.stage === p.stage && q.group !== p.group) {
-        out.push({ rule: 'concurrent-dependency', node: n.id, message: `'${n.id}' (stage ${p.stage} group ${p.group}) reads '${dep}' from concurrent group ${q.group}` });
+        out.push({
+          rule: 'concurrent-dependency',
+          node: n.id,
+          message: `'${n.id}' (stage ${p.stage} group ${p.group}) reads '${dep}' from concurrent group ${q.group}`,
+        });
       } else if (q.stage === p.stage && q.at > p.at) {
         out.push({ rule: 'chain-order', node: n.id, message: `'${n.id}' comes before its input '${dep}' in stage ${p.stage} group ${p.group}` });
       } else if (q.stage === p.stage && schedule.stages[p.stage].kind === 'merge') {
@@ -152,7 +171,8 @@ export function scheduleFromString(text: string, where = 'schedule JSON'): Sched
   } catch (e) {
     throw new GraphError(`invalid JSON: ${(e as Error).message}`, where);
   }
-  if (!doc || doc.format !== 'topsched.schedule/1') throw new GraphError(`not a topsched schedule (expected format 'topsched.schedule/1', got ${JSON.stringify(doc?.format)})`, where);
+  if (doc?.format !== 'topsched.schedule/1')
+    throw new GraphError(`not a topsched schedule (expected format 'topsched.schedule/1', got ${JSON.stringify(doc?.format)})`, where);
   if (typeof doc.model !== 'string' || !Array.isArray(doc.stages)) throw new GraphError(`needs 'model' (string) and 'stages' (array)`, where);
   return { model: doc.model, batch: doc.batch as number, stages: doc.stages };
 }

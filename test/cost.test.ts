@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graphs/builder.js';
-import { costModelFromSpec, DEVICE_PRESETS, RooflineCostModel, scheduleLatency, SyntheticCostModel } from '../graphs/cost/index.js';
+import { costModelFromSpec, DEVICE_PRESETS, RooflineCostModel, SyntheticCostModel, scheduleLatency } from '../graphs/cost/index.js';
 import { withBatch } from '../graphs/infer.js';
 import { sequentialSchedule } from '../graphs/schedule.js';
 
@@ -52,7 +52,10 @@ describe('roofline cost model', () => {
     const cost = costModelFromSpec('roofline:a100');
     const s = sequentialSchedule(g);
     const total = scheduleLatency(cost, g, s);
-    expect(total).toBeCloseTo(g.nodes.reduce((acc, n) => acc + cost.opLatency(g, n), 0), 9);
+    expect(total).toBeCloseTo(
+      g.nodes.reduce((acc, n) => acc + cost.opLatency(g, n), 0),
+      9,
+    );
   });
 
   it('rejects unknown presets and specs by name', () => {
@@ -67,7 +70,10 @@ describe('synthetic cost model', () => {
     const a = new SyntheticCostModel({ seed: 7 });
     const b = new SyntheticCostModel({ seed: 7 });
     const c = new SyntheticCostModel({ seed: 8 });
-    const rev = [...g.nodes].reverse().map((n) => b.opLatency(g, n)).reverse();
+    const rev = [...g.nodes]
+      .reverse()
+      .map((n) => b.opLatency(g, n))
+      .reverse();
     expect(g.nodes.map((n) => a.opLatency(g, n))).toEqual(rev);
     expect(g.nodes.map((n) => a.opLatency(g, n))).not.toEqual(g.nodes.map((n) => c.opLatency(g, n)));
     const par = a.stageLatency(g, { kind: 'parallel', groups: [['b0'], ['b1']] });

@@ -35,13 +35,28 @@ describe('schedules', () => {
     const rules = (s: Schedule) => checkSchedule(g, s).map((v) => `${v.rule}:${v.node ?? ''}`);
     expect(rules(sched([{ kind: 'parallel', groups: [['a', 'c', 'd1', 'd2', 's', 'cat']] }]))).toEqual([]);
     expect(rules(sched([{ kind: 'parallel', groups: [['a', 'c', 'd2', 'd1', 's', 'cat']] }]))).toEqual(['chain-order:d2']);
-    expect(rules(sched([{ kind: 'parallel', groups: [['a', 'c', 'd1', 's'], ['d2']] }, { kind: 'parallel', groups: [['cat']] }]))).toEqual(['concurrent-dependency:d2']);
-    expect(rules(sched([{ kind: 'parallel', groups: [['cat']] }, { kind: 'parallel', groups: [['a', 'c', 'd1', 'd2', 's']] }]))).toEqual(['stage-order:cat', 'stage-order:cat', 'stage-order:cat']);
+    expect(
+      rules(
+        sched([
+          { kind: 'parallel', groups: [['a', 'c', 'd1', 's'], ['d2']] },
+          { kind: 'parallel', groups: [['cat']] },
+        ]),
+      ),
+    ).toEqual(['concurrent-dependency:d2']);
+    expect(
+      rules(
+        sched([
+          { kind: 'parallel', groups: [['cat']] },
+          { kind: 'parallel', groups: [['a', 'c', 'd1', 'd2', 's']] },
+        ]),
+      ),
+    ).toEqual(['stage-order:cat', 'stage-order:cat', 'stage-order:cat']);
     expect(rules(sched([{ kind: 'parallel', groups: [['a', 'c', 'd1', 'd2', 's', 'cat', 'a', 'zz']] }]))).toEqual(['duplicate-node:a', 'unknown-node:zz']);
     expect(rules(sched([{ kind: 'parallel', groups: [['a', 'c', 'd1', 'd2', 'cat']] }]))).toEqual(['missing-node:s']);
     expect(rules(sched([{ kind: 'parallel', groups: [] }, ...sequentialSchedule(g).stages]))).toEqual(['empty-stage:']);
     // Merge: different strides, a non-conv, a dependent pair.
-    const merged = (groups: string[][]) => rules(sched([{ kind: 'merge', groups }, ...sequentialSchedule(g).stages.filter((st) => !groups.flat().includes(st.groups[0][0]))]));
+    const merged = (groups: string[][]) =>
+      rules(sched([{ kind: 'merge', groups }, ...sequentialSchedule(g).stages.filter((st) => !groups.flat().includes(st.groups[0][0]))]));
     expect(merged([['a'], ['s']])).toEqual(['merge:a']);
     expect(merged([['a'], ['c'], ['d1']])).toEqual([]);
     expect(merged([['d1'], ['d2']])).toEqual(['merge:d1', 'concurrent-dependency:d2']);

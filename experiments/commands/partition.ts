@@ -1,0 +1,81 @@
+/** `topsched partition`: search a stage partition (schedule) for a model under a cost model. */
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { costModelFromSpec, scheduleLatency } from '../../graphs/cost/index.js';
+import { resolveModel } from '../../graphs/models.js';
+import { partition } from '../../graphs/partition/index.js';
+import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
+import { ms, printJson } from '../format.js';
+import { choiceOption, intOption } from './options.js';
+
+const METHODS = ['sequential', 'greedy', 'ios-dp'] as const;
+
+export function registerPartition(program: Command): void {
+  program
+    .command('partition <model>')
+    .description('find a stage partition of a model (zoo name, .onnx or .json) and print its predicted latency and search statistics')
+    .option('--method <m>', `search method: ${METHODS.join(' | ')}`, choiceOption('--method', METHODS), 'ios-dp')
+    .option('--r <n>', 'IOS pruning: max operators per group', intOption('--r'), 3)
+    .option('--s <n>', 'IOS pruning: max groups per stage', intOption('--s'), 8)
+    .option('--max-part-ops <n>', 'IOS: cut blocks into parts of at most this many operators', intOption('--max-part-ops'), 50)
+    .option('--no-merge', 'IOS: do not consider merge stages')
+    .option('--cost <spec>', 'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed]', 'roofline:v100')
+    .option('--batch <n>', 'batch size', intOption('--batch'), 1)
+    .option('--seed <n>', 'seed for models with random structure (randwire)', intOption('--seed', 0), 0)
+    .option('--out <file>', 'write the schedule JSON here')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  topsched partition inception_v3 --method ios-dp --json\n  topsched partition squeezenet1_1 --method greedy --cost roofline:a100 --out sq.json\n  topsched partition model.onnx --r 2 --s 4',
+    )
+    .action(
+      (
+        spec: string,
+        opts: {
+          method: (typeof METHODS)[number];
+          r: number;
+          s: number;
+          maxPartOps: number;
+          merge: boolean;
+          cost: string;
+          batch: number;
+          seed: number;
+          out?: string;
+          json?: boolean;
+        },
+      ) => {
+        const graph = resolveModel(spec, { batch: opts.batch, seed: opts.seed });
+        const cost = costModelFromSpec(opts.cost);
+        const result = partition(graph, opts.method, cost, { r: opts.r, s: opts.s, maxPartOps: opts.maxPartOps, merge: opts.merge });
+        validateSchedule(graph, result.schedule);
+        const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
+        if (opts.out) {
+          const tmp = `${opts.out}.tmp-${process.pid}`;
+          writeFileSync(tmp, scheduleToString(result.schedule));
+          renameSync(tmp, opts.out);
+        }
+        const stages = result.schedule.stages;
+        const summary = {
+          model: graph.name,
+          batch: graph.batch,
+          method: opts.method,
+          cost: cost.name,
+          nodes: graph.nodes.length,
+          stages: stages.length,
+          mergeStages: stages.filter((s) => s.kind === 'merge').length,
+          maxGroups: Math.max(...stages.map((s) => s.groups.length)),
+          latencyMs: result.latencyMs,
+          sequentialMs,
+          speedup: sequentialMs / result.latencyMs,
+          stats: result.stats,
+        };
+        if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
+        console.log(`${graph.name} (batch ${graph.batch}, ${graph.nodes.length} ops) — ${opts.method} under ${cost.name}`);
+        console.log(`  predicted latency ${ms(result.latencyMs)}  (sequential ${ms(sequentialMs)}, ${summary.speedup.toFixed(2)}× faster)`);
+        console.log(`  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups`);
+        const st = result.stats;
+        console.log(`  search: ${st.states} states, ${st.transitions} transitions, ${st.stagesCosted} stages costed, ${st.wallMs.toFixed(0)} ms`);
+        if (opts.out) console.log(`  wrote ${opts.out}`);
+      },
+    );
+}

@@ -1,0 +1,41 @@
+/**
+ * Resolves a model spec — a zoo name, an `.onnx` file or a topsched graph `.json` file — into a graph
+ * at the requested batch. Every tool that takes "<model|file.onnx>" goes through here.
+ */
+import { readFileSync } from 'node:fs';
+import { inferGraph, withBatch } from './infer.js';
+import { type Graph, GraphError } from './ir.js';
+import { graphFromString } from './json.js';
+import { loadOnnxFile } from './onnx/import.js';
+import { buildModel, ZOO } from './zoo/index.js';
+
+export interface ResolveOptions {
+  batch?: number;
+  resolution?: number;
+  seed?: number;
+}
+
+export function isModelFile(spec: string): boolean {
+  return /\.(onnx|json)$/i.test(spec);
+}
+
+export function resolveModel(spec: string, opts: ResolveOptions = {}): Graph {
+  if (!isModelFile(spec)) {
+    if (!Object.hasOwn(ZOO, spec)) throw new GraphError(`unknown model '${spec}' (zoo models: ${Object.keys(ZOO).join(', ')}; or give a .onnx / .json file)`);
+    return buildModel(spec, opts);
+  }
+  let graph: Graph;
+  if (/\.onnx$/i.test(spec)) graph = loadOnnxFile(spec);
+  else {
+    let text: string;
+    try {
+      text = readFileSync(spec, 'utf8');
+    } catch (e) {
+      throw new GraphError(`cannot read: ${(e as Error).message}`, spec);
+    }
+    // Files are untrusted: re-infer so a hand-edited shape or op is caught here, named.
+    graph = inferGraph(graphFromString(text, spec));
+  }
+  if (opts.resolution !== undefined) throw new GraphError('--resolution applies to zoo models only; a file fixes its input size', spec);
+  return opts.batch !== undefined && opts.batch !== graph.batch ? withBatch(graph, opts.batch) : graph;
+}
