@@ -1,0 +1,346 @@
+/**
+ * ONNX -> IR. Reads a ModelProto, folds constant inputs (Reshape shape, Split sizes, Pad pads and
+ * value, Clip bounds, Resize scales/sizes, Expand shape, Reduce axes) into attributes, turns
+ * opset-specific forms into the IR's single form (see normalize.ts), and re-infers every shape.
+ *
+ * Anything the IR cannot represent is an error naming the file and the node: an op outside
+ * OP_TYPES, a non-default domain, a non-constant shape input, a used optional output (Dropout
+ * mask, MaxPool indices, ...), an element type other than float32/int64, or a dynamic dim other
+ * than the batch. Nothing is skipped silently.
+ */
+import { readFileSync } from 'node:fs';
+import { inferGraph } from '../infer.js';
+import { type Attrs, type AttrValue, type Graph, GraphError, type Initializer, type InitRole, type Node, type ValueInfo } from '../ir.js';
+import { isOpType, OP_RULES, type OpInput } from '../ops.js';
+import { type NormalizeContext, normalizeNode } from './normalize.js';
+import {
+  type AttributeProto,
+  dtypeName,
+  irDtype,
+  type ModelProto,
+  type NodeProto,
+  onnx,
+  shortFloat,
+  type TensorValue,
+  tensorFromProto,
+  toNum,
+  type ValueInfoProto,
+} from './proto.js';
+
+export interface ImportOptions {
+  /** Value for a symbolic (dim_param) or zero first dimension of the graph inputs. Default 1. */
+  batch?: number;
+}
+
+const utf8 = new TextDecoder();
+
+/** One attribute as an IR value; graph/tensor/sparse attributes are refused (none of our ops use them). */
+function attrValue(a: AttributeProto, where: string): AttrValue {
+  const t = a.type ?? 0;
+  switch (t) {
+    case 1:
+      return shortFloat(a.f ?? 0);
+    case 2:
+      return toNum(a.i as number);
+    case 3:
+      return utf8.decode(a.s ?? new Uint8Array());
+    case 6:
+      return (a.floats ?? []).map(shortFloat);
+    case 7:
+      return (a.ints ?? []).map((v) => toNum(v as number));
+    case 8:
+      return (a.strings ?? []).map((s) => utf8.decode(s)).join(',');
+    default:
+      throw new GraphError(`attribute '${a.name}' has type ${t}, which the IR cannot hold`, where);
+  }
+}
+
+/** Constant node -> tensor value (value, value_float(s), value_int(s)). */
+function constantValue(node: NodeProto, where: string): TensorValue {
+  const a = node.attribute?.[0];
+  if (!a || (node.attribute?.length ?? 0) !== 1) throw new GraphError('Constant must have exactly one value attribute', where);
+  switch (a.name) {
+    case 'value':
+      if (!a.t) throw new GraphError("Constant 'value' holds no tensor", where);
+      return tensorFromProto({ ...a.t, name: node.output?.[0] }, where);
+    case 'value_float':
+      return { shape: [], dtype: 'float32', data: Float32Array.of(a.f ?? 0) };
+    case 'value_floats':
+      return { shape: [a.floats?.length ?? 0], dtype: 'float32', data: Float32Array.from(a.floats ?? []) };
+    case 'value_int':
+      return { shape: [], dtype: 'int64', data: BigInt64Array.of(BigInt(toNum(a.i as number))) };
+    case 'value_ints':
+      return { shape: [a.ints?.length ?? 0], dtype: 'int64', data: BigInt64Array.from(a.ints ?? [], (v) => BigInt(toNum(v as number))) };
+    default:
+      throw new GraphError(`Constant attribute '${a.name}' is not supported (value, value_float(s), value_int(s))`, where);
+  }
+}
+
+function valueInfo(v: ValueInfoProto, batch: number, where: string): ValueInfo {
+  const name = v.name ?? '';
+  const tt = v.type?.tensorType;
+  if (!tt) throw new GraphError(`input '${name}' is not a tensor`, where);
+  const dtype = irDtype(tt.elemType ?? 0);
+  if (!dtype) throw new GraphError(`input '${name}' has element type ${dtypeName(tt.elemType ?? 0)}; only FLOAT and INT64 are supported`, where);
+  if (!tt.shape) throw new GraphError(`input '${name}' has no shape`, where);
+  const shape = (tt.shape.dim ?? []).map((d, i) => {
+    // A dim_param leaves dim_value at its default 0, which also means "unknown".
+    const value = toNum(d.dimValue as number);
+    if (value > 0) return value;
+    // Exporters mark the batch as symbolic ('batch_size', 'N', ...): it is the one dim we may choose.
+    if (i === 0) return batch;
+    throw new GraphError(`input '${name}' has unknown dim ${i} (${d.dimParam || '?'}); only the batch (dim 0) may be dynamic`, where);
+  });
+  return { name, shape, dtype };
+}
+
+/** Stable topological order of the proto nodes (ONNX requires it, but not every writer complies). */
+function sortNodes(nodes: NodeProto[], defined: Set<string>, where: string): NodeProto[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    for (const t of n.output ?? []) if (t) producer.set(t, i);
+  });
+  const done = new Array(nodes.length).fill(false);
+  const order: NodeProto[] = [];
+  const state = new Array(nodes.length).fill(0);
+  const visit = (i: number) => {
+    if (done[i]) return;
+    if (state[i] === 1) throw new GraphError(`cycle through node '${nodes[i].name || nodes[i].opType}'`, where);
+    state[i] = 1;
+    for (const t of nodes[i].input ?? []) {
+      if (!t || defined.has(t)) continue;
+      const p = producer.get(t);
+      if (p !== undefined) visit(p);
+    }
+    done[i] = true;
+    order.push(nodes[i]);
+  };
+  // Iterative outer loop, recursive only along dependency chains that are out of order.
+  for (let i = 0; i < nodes.length; i++) visit(i);
+  return order;
+}
+
+/** IR role and trainability of an initializer from its first use (or from topsched's own doc string). */
+function roleOf(op: string, pos: number, init: Initializer): { role: InitRole; trainable: boolean } | undefined {
+  if (init.dtype === 'int64') return { role: 'const', trainable: false };
+  switch (op) {
+    case 'Conv':
+    case 'ConvTranspose':
+    case 'Gemm':
+      if (pos === 1 || (op === 'Gemm' && pos === 0)) return { role: 'weight', trainable: true };
+      if (pos === 2) return { role: 'bias', trainable: true };
+      return undefined;
+    case 'MatMul':
+      return { role: 'weight', trainable: true };
+    case 'BatchNormalization':
+      return (
+        [
+          undefined,
+          { role: 'gamma', trainable: true },
+          { role: 'beta', trainable: true },
+          { role: 'mean', trainable: false },
+          { role: 'var', trainable: false },
+        ] as const
+      )[pos];
+    case 'LayerNormalization':
+      return pos === 1 ? { role: 'gamma', trainable: true } : pos === 2 ? { role: 'beta', trainable: true } : undefined;
+    case 'Gather':
+      return pos === 0 ? { role: 'embedding', trainable: true } : undefined;
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div': {
+      // Scalars are fixed constants (attention's 1/sqrt(d), ...); vectors after a layer are learned.
+      if (init.shape.reduce((a, b) => a * b, 1) === 1) return { role: 'const', trainable: false };
+      return op === 'Add' || op === 'Sub' ? { role: 'bias', trainable: true } : { role: 'gamma', trainable: true };
+    }
+    default:
+      return undefined;
+  }
+}
+
+const ROLES = new Set<unknown>(['weight', 'bias', 'gamma', 'beta', 'mean', 'var', 'embedding', 'const'] satisfies InitRole[]);
+
+/** topsched writes `{"topsched":{"role":..,"trainable":..}}` into each initializer's doc_string. */
+function docRole(doc: string | null | undefined): { role: InitRole; trainable: boolean } | undefined {
+  if (!doc?.startsWith('{"topsched"')) return undefined;
+  try {
+    const m = JSON.parse(doc).topsched;
+    if (ROLES.has(m?.role) && typeof m?.trainable === 'boolean') return { role: m.role, trainable: m.trainable };
+  } catch {
+    /* a foreign doc string that happens to start the same way: fall back to positions */
+  }
+  return undefined;
+}
+
+export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOptions = {}): Graph {
+  const batch = opts.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new GraphError(`batch must be a positive integer, got ${batch}`, where);
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new GraphError(`not a valid ONNX model (protobuf decoding failed: ${(e as Error).message})`, where);
+  }
+  const g = model.graph;
+  if (!g || !(g.node?.length || g.output?.length)) throw new GraphError('not a valid ONNX model (no graph, or a graph with no nodes and no outputs)', where);
+  const opsetEntry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!opsetEntry) throw new GraphError('model imports no opset for the default ONNX domain', where);
+  const opset = toNum(opsetEntry.version as number);
+
+  // Constant tensors by name: initializers, then Constant nodes as they are met.
+  const consts = new Map<string, TensorValue>();
+  const docs = new Map<string, string>();
+  for (const t of g.initializer ?? []) {
+    if (!t.name) throw new GraphError('an initializer has no name', where);
+    if (consts.has(t.name)) throw new GraphError(`initializer '${t.name}' is defined twice`, where);
+    consts.set(t.name, tensorFromProto(t, where));
+    if (t.docString) docs.set(t.name, t.docString);
+  }
+  // Before IR version 4 initializers were also listed as inputs; those are not real inputs.
+  const inputs = (g.input ?? []).filter((v) => !consts.has(v.name ?? '')).map((v) => valueInfo(v, batch, where));
+  const known = new Map<string, OpInput>();
+  for (const v of inputs) known.set(v.name, { shape: v.shape, dtype: v.dtype });
+  for (const [name, c] of consts) known.set(name, { shape: c.shape, dtype: c.dtype });
+
+  const protoNodes = sortNodes(g.node ?? [], new Set(known.keys()), where);
+  // Every tensor something reads, so unused optional outputs can be dropped and used ones refused.
+  const read = new Set<string>((g.output ?? []).map((o) => o.name ?? ''));
+  for (const n of protoNodes) for (const t of n.input ?? []) if (t) read.add(t);
+
+  const ids = new Set<string>();
+  const counters = new Map<string, number>();
+  const uniqueId = (name: string | null | undefined, op: string): string => {
+    let id = name || '';
+    if (!id || ids.has(id)) {
+      const base = name || op.toLowerCase();
+      let k = counters.get(base) ?? 0;
+      do id = `${base}_${++k}`;
+      while (ids.has(id));
+      counters.set(base, k);
+    }
+    ids.add(id);
+    return id;
+  };
+
+  const nodes: Node[] = [];
+  for (const pn of protoNodes) {
+    const op = pn.opType ?? '';
+    const domain = pn.domain ?? '';
+    const label = `node '${pn.name || pn.output?.[0] || '?'}' (${domain && domain !== 'ai.onnx' ? `${domain}::` : ''}${op})`;
+    if (domain && domain !== 'ai.onnx') throw new GraphError(`${label}: unsupported op '${op}' in domain '${domain}'`, where);
+    if (op === 'Constant') {
+      const out = pn.output?.[0];
+      if (!out) throw new GraphError(`${label}: Constant has no output`, where);
+      const c = constantValue(pn, `${where}: ${label}`);
+      consts.set(out, c);
+      known.set(out, { shape: c.shape, dtype: c.dtype });
+      continue;
+    }
+    const irOp = op === 'Dropout' ? 'Identity' : op;
+    if (!isOpType(irOp)) throw new GraphError(`${label}: unsupported op '${op}'`, where);
+    const nodeWhere = `${where}: ${label}`;
+    const rawAttrs: Attrs = {};
+    for (const a of pn.attribute ?? []) rawAttrs[a.name ?? ''] = attrValue(a, nodeWhere);
+    const ctx: NormalizeContext = {
+      opset,
+      where: nodeWhere,
+      shape: (t) => {
+        const v = known.get(t);
+        if (!v) throw new GraphError(`reads tensor '${t}' that nothing defines`, nodeWhere);
+        return v.shape;
+      },
+      constant: (t) => consts.get(t),
+    };
+    const norm = normalizeNode(op, pn.input ?? [], rawAttrs, ctx);
+    const outputs = [...(pn.output ?? [])];
+    while (outputs.length && !outputs[outputs.length - 1]) outputs.pop();
+    if (outputs.some((t) => !t) && irOp !== 'Split') throw new GraphError('has an empty output name before a used one', nodeWhere);
+    const keep = irOp === 'Split' ? outputs.length : 1;
+    outputs.slice(keep).forEach((t, k) => {
+      if (read.has(t)) throw new GraphError(`optional output ${keep + k} ('${t}') is used, which the IR cannot represent`, nodeWhere);
+    });
+    const node: Node = {
+      id: uniqueId(pn.name, irOp),
+      op: irOp,
+      inputs: norm.inputs,
+      outputs: outputs.slice(0, keep),
+      attrs: norm.attrs,
+      outShapes: [],
+      outDtypes: [],
+      macs: 0,
+      flops: 0,
+      bytes: 0,
+      params: 0,
+    };
+    // Shapes now, so later nodes can resolve auto_pad, sizes and default axes.
+    const ins = node.inputs.map((t) => {
+      const v = known.get(t);
+      if (!v) throw new GraphError(`reads tensor '${t}' that no input, initializer or node defines`, nodeWhere);
+      return consts.has(t) ? { ...v, init: { name: t, shape: v.shape, dtype: v.dtype, trainable: false, role: 'const' as const } } : v;
+    });
+    let res: ReturnType<(typeof OP_RULES)[typeof irOp]>;
+    try {
+      res = OP_RULES[irOp](node, ins);
+    } catch (e) {
+      throw new GraphError((e as Error).message, where);
+    }
+    node.outputs.forEach((t, k) => {
+      known.set(t, { shape: res.shapes[k], dtype: res.dtypes[k] });
+    });
+    nodes.push(node);
+  }
+
+  // Initializers that nodes still read (folded ones drop out), with roles from their first use.
+  const used = new Set<string>((g.output ?? []).map((o) => o.name ?? ''));
+  for (const n of nodes) for (const t of n.inputs) used.add(t);
+  const initializers: Initializer[] = [];
+  const byName = new Map<string, Initializer>();
+  for (const [name, c] of consts) {
+    if (!used.has(name)) continue;
+    const init: Initializer = { name, shape: c.shape, dtype: c.dtype, trainable: false, role: 'const', data: c.data };
+    initializers.push(init);
+    byName.set(name, init);
+  }
+  const assigned = new Set<string>();
+  for (const [name, doc] of docs) {
+    const r = docRole(doc);
+    const init = byName.get(name);
+    if (r && init) {
+      Object.assign(init, r);
+      assigned.add(name);
+    }
+  }
+  for (const n of nodes) {
+    n.inputs.forEach((t, pos) => {
+      const init = byName.get(t);
+      if (!init || assigned.has(t)) return;
+      assigned.add(t);
+      const r = roleOf(n.op, pos, init);
+      if (r) Object.assign(init, r);
+    });
+  }
+
+  const outputs: ValueInfo[] = (g.output ?? []).map((o) => {
+    const v = known.get(o.name ?? '');
+    if (!v) throw new GraphError(`graph output '${o.name}' is not produced by any node`, where);
+    return { name: o.name ?? '', shape: v.shape, dtype: v.dtype };
+  });
+  const graph: Graph = { name: g.name || where, batch, inputs, outputs, nodes, initializers };
+  try {
+    return inferGraph(graph);
+  } catch (e) {
+    throw new GraphError((e as Error).message, where);
+  }
+}
+
+/** Reads and imports an .onnx file; every error names the file. */
+export function loadOnnxFile(path: string, opts: ImportOptions = {}): Graph {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new GraphError(`cannot read: ${(e as Error).message}`, path);
+  }
+  return importOnnx(bytes, path, opts);
+}
