@@ -3,22 +3,10 @@
  * The `topsched` command line. Each command lives in experiments/commands/; errors from bad input
  * (unknown model, malformed file, invalid schedule) print one line naming the place and exit 1.
  */
-import { Command } from 'commander';
-import { registerModels } from './commands/models.js';
-import { registerPartition } from './commands/partition.js';
-
-const program = new Command();
-program
-  .name('topsched')
-  .description('Learned scheduling of asynchronous multi-model DNN inference: models, schedules, executors, environment, agents')
-  .version('0.1.0')
-  .showHelpAfterError();
-
-registerModels(program);
-registerPartition(program);
+import { createProgram } from './program.js';
 
 try {
-  await program.parseAsync(process.argv);
+  await createProgram().parseAsync(process.argv);
 } catch (e) {
   const err = e as Error;
   process.stderr.write(`topsched: ${err.message}\n`);

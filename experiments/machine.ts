@@ -1,6 +1,6 @@
 /** Where and when a result was measured: every results file names the machine, date and command. */
 import { execFileSync } from 'node:child_process';
-import { renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 

@@ -18,6 +18,13 @@ export function registerPartition(program: Command): void {
     .option('--r <n>', 'IOS pruning: max operators per group', intOption('--r'), 3)
     .option('--s <n>', 'IOS pruning: max groups per stage', intOption('--s'), 8)
     .option('--max-part-ops <n>', 'IOS: cut blocks into parts of at most this many operators', intOption('--max-part-ops'), 50)
+    .option(
+      '--max-part-states <n>',
+      'IOS: halve a part until its DP has at most this many states (0 = no cap, exact IOS)',
+      intOption('--max-part-states', 0),
+      20000,
+    )
+    .option('--time-budget <ms>', 'IOS: wall-clock budget; parts past it are scheduled greedily', intOption('--time-budget'))
     .option('--no-merge', 'IOS: do not consider merge stages')
     .option('--cost <spec>', 'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed]', 'roofline:v100')
     .option('--batch <n>', 'batch size', intOption('--batch'), 1)
@@ -46,7 +53,14 @@ export function registerPartition(program: Command): void {
       ) => {
         const graph = resolveModel(spec, { batch: opts.batch, seed: opts.seed });
         const cost = costModelFromSpec(opts.cost);
-        const result = partition(graph, opts.method, cost, { r: opts.r, s: opts.s, maxPartOps: opts.maxPartOps, merge: opts.merge });
+        const result = partition(graph, opts.method, cost, {
+          r: opts.r,
+          s: opts.s,
+          maxPartOps: opts.maxPartOps,
+          maxPartStates: opts.maxPartStates === 0 ? Number.POSITIVE_INFINITY : opts.maxPartStates,
+          timeBudgetMs: opts.timeBudget,
+          merge: opts.merge,
+        });
         validateSchedule(graph, result.schedule);
         const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
         if (opts.out) {

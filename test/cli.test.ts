@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createProgram } from '../experiments/program.js';
+import { graphFromString } from '../graphs/json.js';
+import { loadOnnxFile } from '../graphs/onnx/import.js';
+import { scheduleFromString, validateSchedule } from '../graphs/schedule.js';
+import { buildModel } from '../graphs/zoo/index.js';
+
+/** Runs the CLI in-process; returns what it printed to stdout. */
+async function cli(...args: string[]): Promise<string> {
+  const out: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out.push(String(s));
+    return true;
+  });
+  try {
+    const program = createProgram().exitOverride();
+    program.configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
+    for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
+    await program.parseAsync(['node', 'topsched', ...args]);
+  } finally {
+    log.mockRestore();
+    write.mockRestore();
+  }
+  return out.join('\n');
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('topsched CLI', () => {
+  it('lists the zoo as JSON with sizes next to the published ones', async () => {
+    const rows = JSON.parse(await cli('models', '--json')) as { name: string; params: number; macs: number; published: { params?: number } | null }[];
+    const names = rows.map((r) => r.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['inception_v3', 'resnet50', 'squeezenet1_1', 'mobilenet_v2', 'nasnet_mobile', 'nasnet_large', 'randwire', 'din', 'bert_layer']),
+    );
+    const r50 = rows.find((r) => r.name === 'resnet50');
+    expect(r50?.params).toBe(25_557_032);
+    expect(r50?.published?.params).toBe(25_557_032);
+  });
+
+  it('summarises a graph at a batch and converts it to ONNX and JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topsched-cli-'));
+    const s = JSON.parse(await cli('graph', 'squeezenet1_1', '--batch', '2', '--json'));
+    expect(s).toMatchObject({ name: 'squeezenet1_1', batch: 2, params: 1_235_496 });
+    expect(s.macs).toBe(2 * buildModel('squeezenet1_1').nodes.reduce((a, n) => a + n.macs, 0));
+    const onnx = join(dir, 'sq.onnx');
+    await cli('graph', 'squeezenet1_1', '--out', onnx);
+    expect(loadOnnxFile(onnx).nodes.length).toBe(buildModel('squeezenet1_1').nodes.length);
+    const json = join(dir, 'sq.json');
+    await cli('graph', onnx, '--out', json, '--json');
+    expect(graphFromString(readFileSync(json, 'utf8')).name).toBe('squeezenet1_1');
+    const again = JSON.parse(await cli('graph', json, '--json'));
+    expect(again.params).toBe(1_235_496);
+  });
+
+  it('partitions with each method and writes a valid schedule', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topsched-cli-'));
+    const out = join(dir, 'plan.json');
+    const res = JSON.parse(await cli('partition', 'squeezenet1_1', '--method', 'ios-dp', '--cost', 'roofline:v100', '--out', out, '--json'));
+    expect(res.stats.states).toBeGreaterThan(0);
+    expect(res.stats.transitions).toBeGreaterThan(0);
+    expect(res.latencyMs).toBeLessThan(res.sequentialMs);
+    const schedule = scheduleFromString(readFileSync(out, 'utf8'), out);
+    expect(() => validateSchedule(buildModel('squeezenet1_1'), schedule)).not.toThrow();
+    for (const method of ['sequential', 'greedy']) {
+      const r = JSON.parse(await cli('partition', 'squeezenet1_1', '--method', method, '--json'));
+      expect(r.method).toBe(method);
+      expect(r.latencyMs).toBeGreaterThanOrEqual(res.latencyMs - 1e-9);
+    }
+    const text = await cli('partition', 'bert_layer', '--method', 'greedy', '--cost', 'synthetic:3');
+    expect(text).toMatch(/bert_layer \(batch 1, 30 ops\) — greedy under synthetic:3/);
+  });
+
+  it('rejects bad input with an error naming it', async () => {
+    await expect(cli('graph', 'alexnet')).rejects.toThrow(/unknown model 'alexnet'/);
+    await expect(cli('partition', 'resnet50', '--method', 'magic')).rejects.toThrow(/--method expects one of sequential \| greedy \| ios-dp, got 'magic'/);
+    await expect(cli('partition', 'resnet50', '--batch', '0')).rejects.toThrow(/--batch expects an integer >= 1/);
+    await expect(cli('partition', 'resnet50', '--cost', 'roofline:tpu')).rejects.toThrow(/unknown device preset 'tpu'/);
+    const dir = mkdtempSync(join(tmpdir(), 'topsched-cli-'));
+    const bad = join(dir, 'bad.onnx');
+    writeFileSync(bad, Buffer.from('not a model at all'));
+    await expect(cli('graph', bad)).rejects.toThrow(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  });
+});
