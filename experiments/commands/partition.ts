@@ -43,6 +43,8 @@ export function registerPartition(program: Command): void {
           r: number;
           s: number;
           maxPartOps: number;
+          maxPartStates: number;
+          timeBudget?: number;
           merge: boolean;
           cost: string;
           batch: number;
