@@ -1,0 +1,235 @@
+/**
+ * Request arrival processes, one per model of a workload. Each is a seeded generator of arrival
+ * events: `next()` advances to the next event and returns its time in seconds (+Infinity when the
+ * process has no more), with `count` requests arriving at that instant (1, except for traces).
+ *
+ *  - poisson:  exponential inter-arrival times with rate λ (req/s).
+ *  - mmpp:     a two-state Markov-modulated Poisson process (bursty traffic): in state i requests
+ *              arrive at rate λ_i and the state flips at rate σ_i (1/s). The first state is drawn
+ *              from the stationary law π_0 = σ_1 / (σ_0 + σ_1). Mean rate π_0 λ_0 + π_1 λ_1.
+ *  - diurnal:  a non-homogeneous Poisson process with λ(t) = mean · (1 + amplitude · sin(2π t /
+ *              period + phase)), drawn by thinning (Lewis & Shedler 1979) under λ_max = mean(1+amp).
+ *  - trace:    replays rows (time_s, model, batch) of a CSV file; `batch` requests arrive at time_s.
+ *
+ * Everything random comes from the RNG handed to `reset`, so a seed fixes the whole sequence.
+ */
+import { readFileSync } from 'node:fs';
+import { EnvError } from './core.js';
+import type { Rng } from './spaces.js';
+
+export interface ArrivalProcess {
+  readonly kind: string;
+  /** Restart at t = 0 drawing from `rng`. */
+  reset(rng: Rng): void;
+  /** Advances to the next arrival event: its time in seconds, or +Infinity when none is left. */
+  next(): number;
+  /** Requests arriving at the event `next()` last returned. */
+  count: number;
+  /** Long-run mean rate, requests/s (used to scale observations). */
+  meanRate(): number;
+}
+
+/** An exponential draw with rate `rate` (1/s); +Infinity for a zero rate. */
+function exp(rng: Rng, rate: number): number {
+  return rate > 0 ? -Math.log(1 - rng()) / rate : Number.POSITIVE_INFINITY;
+}
+
+const notReset = (): number => {
+  throw new EnvError('arrival process used before reset(rng)');
+};
+
+export class PoissonArrivals implements ArrivalProcess {
+  readonly kind = 'poisson';
+  count = 1;
+  private t = 0;
+  private rng: Rng = notReset;
+
+  constructor(readonly rate: number) {}
+
+  reset(rng: Rng): void {
+    this.rng = rng;
+    this.t = 0;
+  }
+
+  next(): number {
+    this.t += exp(this.rng, this.rate);
+    return this.t;
+  }
+
+  meanRate(): number {
+    return this.rate;
+  }
+}
+
+export class MmppArrivals implements ArrivalProcess {
+  readonly kind = 'mmpp';
+  count = 1;
+  private t = 0;
+  private state = 0;
+  private rng: Rng = notReset;
+
+  /** `rates[i]`: arrivals/s in state i; `switching[i]`: rate (1/s) of leaving state i. */
+  constructor(
+    readonly rates: readonly [number, number],
+    readonly switching: readonly [number, number],
+  ) {}
+
+  private pi0(): number {
+    const [s0, s1] = this.switching;
+    return s0 + s1 > 0 ? s1 / (s0 + s1) : 1;
+  }
+
+  reset(rng: Rng): void {
+    this.rng = rng;
+    this.t = 0;
+    this.state = rng() < this.pi0() ? 0 : 1;
+  }
+
+  next(): number {
+    // Competing exponentials: the next event (arrival or switch) comes at total rate λ_i + σ_i.
+    for (;;) {
+      const lam = this.rates[this.state];
+      const sig = this.switching[this.state];
+      const total = lam + sig;
+      if (!(total > 0)) return (this.t = Number.POSITIVE_INFINITY);
+      this.t += exp(this.rng, total);
+      if (this.rng() * total < lam) return this.t;
+      this.state = 1 - this.state;
+    }
+  }
+
+  meanRate(): number {
+    const p = this.pi0();
+    return p * this.rates[0] + (1 - p) * this.rates[1];
+  }
+}
+
+export class DiurnalArrivals implements ArrivalProcess {
+  readonly kind = 'diurnal';
+  count = 1;
+  private t = 0;
+  private rng: Rng = notReset;
+
+  constructor(
+    readonly mean: number,
+    readonly amplitude: number,
+    readonly periodS: number,
+    readonly phase = 0,
+  ) {}
+
+  rateAt(t: number): number {
+    return this.mean * (1 + this.amplitude * Math.sin((2 * Math.PI * t) / this.periodS + this.phase));
+  }
+
+  reset(rng: Rng): void {
+    this.rng = rng;
+    this.t = 0;
+  }
+
+  next(): number {
+    const max = this.mean * (1 + this.amplitude);
+    if (!(max > 0)) return (this.t = Number.POSITIVE_INFINITY);
+    for (;;) {
+      this.t += exp(this.rng, max);
+      if (this.rng() * max < this.rateAt(this.t)) return this.t;
+    }
+  }
+
+  meanRate(): number {
+    return this.mean;
+  }
+}
+
+export interface TraceRow {
+  timeS: number;
+  model: string;
+  batch: number;
+  /** Where the row came from (`file:line`), for error messages. */
+  at: string;
+}
+
+/**
+ * Parses a trace CSV: `time_s,model,batch` per line, an optional header line, `#` comments.
+ * Errors name the file and line.
+ */
+export function parseTraceCsv(text: string, where = 'trace CSV'): TraceRow[] {
+  const rows: TraceRow[] = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const cells = line.split(',').map((c) => c.trim());
+    if (i === 0 && cells[0] === 'time_s') {
+      if (cells.join(',') !== 'time_s,model,batch') throw new EnvError(`header must be 'time_s,model,batch', got '${line}'`, `${where}:1`);
+      return;
+    }
+    const at = `${where}:${i + 1}`;
+    if (cells.length !== 3) throw new EnvError(`expected 3 fields (time_s,model,batch), got ${cells.length}: '${line}'`, at);
+    const timeS = Number(cells[0]);
+    const batch = Number(cells[2]);
+    if (!cells[0] || !Number.isFinite(timeS) || timeS < 0) throw new EnvError(`time_s must be a non-negative number, got '${cells[0]}'`, at);
+    if (!cells[1]) throw new EnvError('model is empty', at);
+    if (!Number.isInteger(batch) || batch < 1) throw new EnvError(`batch must be a positive integer, got '${cells[2]}'`, at);
+    rows.push({ timeS, model: cells[1], batch, at });
+  });
+  // A stable sort keeps same-time rows in file order.
+  return rows
+    .map((r, k) => ({ r, k }))
+    .sort((x, y) => x.r.timeS - y.r.timeS || x.k - y.k)
+    .map((x) => x.r);
+}
+
+export function loadTraceCsv(path: string): TraceRow[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new EnvError(`cannot read trace: ${(e as Error).message}`, path);
+  }
+  return parseTraceCsv(text, path);
+}
+
+/** Replays the rows of one model; `offsetS` shifts the trace, `loop` repeats it end to end. */
+export class TraceArrivals implements ArrivalProcess {
+  readonly kind = 'trace';
+  count = 1;
+  private i = 0;
+  private lap = 0;
+  private readonly times: Float64Array;
+  private readonly batches: Int32Array;
+  private readonly span: number;
+
+  constructor(
+    rows: readonly TraceRow[],
+    readonly loop = false,
+    readonly offsetS = 0,
+  ) {
+    this.times = Float64Array.from(rows, (r) => r.timeS);
+    this.batches = Int32Array.from(rows, (r) => r.batch);
+    // A looped trace repeats after its last row plus one mean gap, so laps do not collide.
+    const n = rows.length;
+    const last = n ? this.times[n - 1] : 0;
+    this.span = n > 1 ? last + last / (n - 1) : last + 1;
+  }
+
+  reset(_rng: Rng): void {
+    this.i = 0;
+    this.lap = 0;
+  }
+
+  next(): number {
+    if (this.i >= this.times.length) {
+      if (!this.loop || !this.times.length) return Number.POSITIVE_INFINITY;
+      this.i = 0;
+      this.lap++;
+    }
+    this.count = this.batches[this.i];
+    return this.offsetS + this.lap * this.span + this.times[this.i++];
+  }
+
+  meanRate(): number {
+    let total = 0;
+    for (const b of this.batches) total += b;
+    return this.span > 0 ? total / this.span : 0;
+  }
+}

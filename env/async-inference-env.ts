@@ -1,0 +1,483 @@
+/**
+ * AsyncInference: asynchronous multi-model DNN inference as a two-agent semi-MDP (PettingZoo
+ * Parallel API, core.ts).
+ *
+ * Requests arrive per model (workload.ts, arrivals.ts) into FIFO queues. Every decision epoch
+ * (`epochMs` of env time) both agents act at once:
+ *  - `launcher`  MultiDiscrete, one level per model: model m releases `levels[a[m]]` queued
+ *                requests this epoch (fewer if fewer wait) — the dequeue frequency.
+ *  - `scheduler` MultiDiscrete, per model [schedule, batch(, micro)]: which candidate schedule the
+ *                released requests run with, how many requests share one launch (batch), and —
+ *                when `microBatches` has several entries — how many micro-batches split stages use.
+ * The released launches go to the executor (simulated or real); the env then runs to the next
+ * epoch, moves arrivals into the queues, and collects completions. `info.dt` is the env time the
+ * step took, in seconds (fixed `epochMs` in the simulator unless `skipIdle` jumps over idle time;
+ * measured with the native executor).
+ *
+ * Observation (both agents, Box of 7·M + slots + 2 floats; agent-specific only in the last
+ * per-model entry), per model m: queue length; head-of-queue age / SLO; launches in flight;
+ * completions/s in the last step / mean arrival rate; latency EWMA / SLO; requests dropped last
+ * step; the agent's own last choice for m (level or schedule index, scaled to [0, 1]). Then the
+ * busy fraction of every stream slot during the last step, memory in use / capacity, last dt /
+ * epoch. `state()` is the shared part plus both agents' last choices (level, schedule, batch,
+ * micro per model, scaled to [0, 1]).
+ *
+ * Rewards: shared, reward.ts. Metrics in every info: metrics.ts (`info.metrics`).
+ */
+
+import type { ArrivalProcess } from './arrivals.js';
+import {
+  type AgentID,
+  checkActions,
+  EnvError,
+  type EnvMetadata,
+  type ParallelEnv,
+  perAgent,
+  type ResetOptions,
+  type ResetResult,
+  type StepInfo,
+  type StepResult,
+} from './core.js';
+import { type EnvExecutor, type Launch, SimExecutor } from './executor.js';
+import { type EnvMetrics, EpisodeCounters } from './metrics.js';
+import { type EnvModel, prepareModels } from './models.js';
+import { NativeExecutorAdapter } from './native-executor.js';
+import {
+  type AsyncInferenceOptions,
+  checkOptionNames,
+  intList,
+  nonNegativeInt,
+  positiveNumber,
+  resolveContention,
+  resolveCost,
+  resolveDevice,
+  resolveWorkload,
+} from './options.js';
+import { RequestQueue } from './queue.js';
+import { type ResolvedRewardWeights, resolveReward, stepReward } from './reward.js';
+import { Box, MultiDiscrete, makeRng } from './spaces.js';
+import { makeArrivals, type Workload } from './workload.js';
+
+export const LAUNCHER = 'launcher';
+export const SCHEDULER = 'scheduler';
+const SHARED_PER_MODEL = 6;
+/** Smoothing of the per-model latency EWMA (weight of the newest completion batch). */
+const EWMA = 0.2;
+
+export type AsyncInferenceActions = Record<AgentID, Int32Array | number[]>;
+
+/** What baseline policies read about the env (read-only views). */
+export interface EnvView {
+  models: readonly EnvModel[];
+  levels: readonly number[];
+  batchSizes: readonly number[];
+  microBatches: readonly number[];
+  queueLength(model: number): number;
+  inFlight(model: number): number;
+}
+
+export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> {
+  readonly metadata: EnvMetadata = { name: 'topsched/AsyncInference-v0', semiMdp: true };
+  readonly possibleAgents: readonly AgentID[] = [LAUNCHER, SCHEDULER];
+  agents: AgentID[] = [];
+  readonly stateSpace: Box;
+  readonly workload: Workload;
+  readonly models: EnvModel[];
+  readonly executor: EnvExecutor;
+  readonly levels: number[];
+  readonly batchSizes: number[];
+  readonly microBatches: number[];
+  readonly epochMs: number;
+  readonly maxSteps: number;
+  readonly skipIdle: boolean;
+  readonly reward: ResolvedRewardWeights;
+
+  private readonly obsSpaces: Record<AgentID, Box>;
+  private readonly actSpaces: Record<AgentID, MultiDiscrete>;
+  private readonly perModelWidth: number;
+  private readonly M: number;
+  private readonly arrivals: ArrivalProcess[];
+  private readonly queues: RequestQueue[];
+  private readonly nextArrival: Float64Array;
+  private readonly nextCount: Int32Array;
+  private readonly exhausted: Uint8Array;
+  private readonly meanRate: Float64Array;
+  private readonly launches = new Map<number, { model: number; arrivals: Float64Array }>();
+  private nextLaunchId = 0;
+  private seedBase = 0;
+  private episode = 0;
+  private steps = 0;
+  private closed = false;
+  private lastDtMs = 0;
+
+  /** Per-model episode and step counters. */
+  private readonly c: EpisodeCounters;
+  private readonly lastLevel: Int32Array;
+  private readonly lastSchedule: Int32Array;
+  private readonly lastBatch: Int32Array;
+  private readonly lastMicro: Int32Array;
+  private readonly busyNow: Float64Array;
+  private readonly busyPrev: Float64Array;
+  private readonly stepBusy: Float64Array;
+
+  constructor(opts: AsyncInferenceOptions = {}) {
+    checkOptionNames(opts);
+    this.workload = resolveWorkload(opts.workload);
+    const cost = resolveCost(opts.cost);
+    const device = resolveDevice(opts.device, cost);
+    this.levels = intList('levels', opts.levels, [0, 1, 2, 4, 8], 0);
+    this.batchSizes = intList('batchSizes', opts.batchSizes, [1, 2, 4, 8], 1);
+    this.microBatches = intList('microBatches', opts.microBatches, [1], 1);
+    this.epochMs = positiveNumber('epochMs', opts.epochMs, 10);
+    this.maxSteps = nonNegativeInt('maxSteps', opts.maxSteps, 1000);
+    this.skipIdle = opts.skipIdle ?? false;
+    this.reward = resolveReward(opts.reward);
+    this.models = prepareModels(this.workload, {
+      graphs: opts.graphs,
+      cost,
+      candidates: opts.candidates,
+      partitionOptions: opts.partitionOptions,
+      extraSchedules: opts.extraSchedules,
+    });
+    const M = (this.M = this.models.length);
+    const simModels = this.models.map((m) => ({ name: m.name, graph: m.graph, schedules: m.schedules, weightBytes: m.weightBytes }));
+    const ex = opts.executor ?? 'sim';
+    if (ex === 'sim') {
+      this.executor = new SimExecutor(simModels, {
+        ...opts,
+        cost,
+        device,
+        contention: resolveContention(opts.contention, new Map(this.models.map((m) => [m.name, m.graph])), device),
+      });
+    } else if (ex === 'native') {
+      this.executor = new NativeExecutorAdapter(simModels, { streams: opts.streams ?? 4, cost, device, memoryBytes: opts.memoryBytes });
+    } else if (ex && typeof ex === 'object' && typeof (ex as EnvExecutor).submit === 'function') this.executor = ex;
+    else throw new EnvError(`must be 'sim', 'native' or an executor, got ${JSON.stringify(ex)}`, `option 'executor'`);
+
+    this.arrivals = makeArrivals(this.workload);
+    this.queues = this.models.map((m) => new RequestQueue(m.maxQueue));
+    this.nextArrival = new Float64Array(M);
+    this.nextCount = new Int32Array(M);
+    this.exhausted = new Uint8Array(M);
+    this.meanRate = Float64Array.from(this.arrivals, (a) => a.meanRate() || 1);
+    this.c = new EpisodeCounters(M, EWMA);
+    this.lastLevel = new Int32Array(M);
+    this.lastSchedule = new Int32Array(M);
+    this.lastBatch = new Int32Array(M);
+    this.lastMicro = new Int32Array(M);
+    const slots = this.executor.streamSlots;
+    this.busyNow = new Float64Array(slots);
+    this.busyPrev = new Float64Array(slots);
+    this.stepBusy = new Float64Array(slots);
+
+    // Spaces: built once, returned by reference forever.
+    const names = this.models.map((m) => m.name);
+    const L = this.levels.length;
+    this.perModelWidth = this.microBatches.length > 1 ? 3 : 2;
+    const nvec: number[] = [];
+    const labels: string[] = [];
+    this.models.forEach((m) => {
+      nvec.push(m.schedules.length, this.batchSizes.length);
+      labels.push(`${m.name}.schedule`, `${m.name}.batch`);
+      if (this.perModelWidth === 3) {
+        nvec.push(this.microBatches.length);
+        labels.push(`${m.name}.micro`);
+      }
+    });
+    this.actSpaces = {
+      [LAUNCHER]: new MultiDiscrete(
+        new Array(M).fill(L),
+        names.map((n) => `${n}.level`),
+      ),
+      [SCHEDULER]: new MultiDiscrete(nvec, labels),
+    };
+    const { low, high } = this.obsBounds(slots);
+    this.obsSpaces = { [LAUNCHER]: new Box(low, high), [SCHEDULER]: new Box(low, high) };
+    const shared = low.length - M;
+    const sLow = new Float32Array(shared + 4 * M);
+    const sHigh = new Float32Array(shared + 4 * M).fill(1);
+    for (let i = 0; i < shared; i++) {
+      sLow[i] = low[i];
+      sHigh[i] = high[i];
+    }
+    this.stateSpace = new Box(sLow, sHigh);
+  }
+
+  /** Bounds of an agent's observation: 6 shared entries per model, slots + 2 globals, M own choices. */
+  private obsBounds(slots: number): { low: Float32Array; high: Float32Array } {
+    const M = this.M;
+    const shared = SHARED_PER_MODEL * M + slots + 2;
+    const n = shared + M;
+    const low = new Float32Array(n);
+    const high = new Float32Array(n).fill(Number.POSITIVE_INFINITY);
+    for (let m = 0; m < M; m++) high[m * SHARED_PER_MODEL] = this.models[m].maxQueue;
+    for (let i = SHARED_PER_MODEL * M; i < SHARED_PER_MODEL * M + slots; i++) high[i] = 1;
+    for (let i = shared; i < n; i++) high[i] = 1;
+    return { low, high };
+  }
+
+  observationSpace(agent: AgentID): Box {
+    const s = this.obsSpaces[agent];
+    if (!s) throw new EnvError(`unknown agent ${JSON.stringify(agent)} (agents: ${this.possibleAgents.join(', ')})`);
+    return s;
+  }
+
+  actionSpace(agent: AgentID): MultiDiscrete {
+    const s = this.actSpaces[agent];
+    if (!s) throw new EnvError(`unknown agent ${JSON.stringify(agent)} (agents: ${this.possibleAgents.join(', ')})`);
+    return s;
+  }
+
+  /** Read-only state for baseline policies. */
+  view(): EnvView {
+    return {
+      models: this.models,
+      levels: this.levels,
+      batchSizes: this.batchSizes,
+      microBatches: this.microBatches,
+      queueLength: (m) => this.queues[m].length,
+      inFlight: (m) => this.executor.inFlight(m),
+    };
+  }
+
+  // ------------------------------------------------------------------ episode
+
+  reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
+    if (this.closed) throw new EnvError('reset() on a closed env');
+    if (opts.options && Object.keys(opts.options).length) throw new EnvError(`no reset options are supported, got ${JSON.stringify(opts.options)}`, 'reset');
+    if (opts.seed !== undefined) {
+      if (!Number.isInteger(opts.seed)) throw new EnvError(`seed must be an integer, got ${JSON.stringify(opts.seed)}`, 'reset');
+      this.seedBase = opts.seed;
+      this.episode = 0;
+    } else this.episode++;
+    const seed = `${this.seedBase}:${this.episode}`;
+    this.executor.reset();
+    this.launches.clear();
+    this.nextLaunchId = 0;
+    this.steps = 0;
+    this.lastDtMs = 0;
+    this.c.reset();
+    for (const a of [this.lastLevel, this.lastSchedule, this.lastBatch, this.lastMicro]) a.fill(0);
+    this.busyPrev.fill(0);
+    this.stepBusy.fill(0);
+    this.arrivals.forEach((p, m) => {
+      this.queues[m].clear();
+      p.reset(makeRng(`${seed}:arrivals:${m}`));
+      this.drawNext(m);
+    });
+    this.ingest(0);
+    this.agents = [...this.possibleAgents];
+    const metrics = this.metrics();
+    const infos = perAgent(this.agents, () => this.info(0, metrics));
+    return { observations: perAgent(this.agents, (a) => this.observe(a)), infos };
+  }
+
+  private drawNext(m: number): void {
+    const t = this.arrivals[m].next();
+    this.nextArrival[m] = t * 1000;
+    this.nextCount[m] = this.arrivals[m].count;
+    this.exhausted[m] = t === Number.POSITIVE_INFINITY ? 1 : 0;
+  }
+
+  /** Moves every arrival at or before `tMs` into its queue (or drops it when the queue is full). */
+  private ingest(tMs: number): void {
+    for (let m = 0; m < this.M; m++) {
+      const q = this.queues[m];
+      while (this.nextArrival[m] <= tMs) {
+        const at = this.nextArrival[m];
+        for (let c = this.nextCount[m]; c > 0; c--) {
+          this.c.arrival(m, q.push(at));
+        }
+        this.drawNext(m);
+      }
+    }
+  }
+
+  private backlog(): number {
+    let b = 0;
+    for (let m = 0; m < this.M; m++) b += this.queues[m].length;
+    for (const l of this.launches.values()) b += l.arrivals.length;
+    return b;
+  }
+
+  /** Applies both agents' actions at the current time: dequeues, batches and submits launches. */
+  private commit(actions: AsyncInferenceActions): void {
+    const lv = actions[LAUNCHER];
+    const sc = actions[SCHEDULER];
+    const W = this.perModelWidth;
+    for (let m = 0; m < this.M; m++) {
+      const sched = sc[m * W];
+      const batch = this.batchSizes[sc[m * W + 1]];
+      const micro = W === 3 ? this.microBatches[sc[m * W + 2]] : 1;
+      this.lastLevel[m] = lv[m];
+      this.lastSchedule[m] = sched;
+      this.lastBatch[m] = sc[m * W + 1];
+      this.lastMicro[m] = W === 3 ? sc[m * W + 2] : 0;
+      const q = this.queues[m];
+      let n = Math.min(this.levels[lv[m]], q.length);
+      while (n > 0) {
+        const size = Math.min(batch, n);
+        const arrivals = new Float64Array(size);
+        for (let j = 0; j < size; j++) arrivals[j] = q.shift();
+        const launch: Launch = { id: this.nextLaunchId++, model: m, schedule: sched, batch: size, micro };
+        this.launches.set(launch.id, { model: m, arrivals });
+        this.executor.submit(launch);
+        n -= size;
+      }
+    }
+  }
+
+  private readonly onDone = (id: number, finishMs: number): void => {
+    const l = this.launches.get(id);
+    if (!l) throw new EnvError(`executor reported unknown launch ${id}`);
+    this.launches.delete(id);
+    this.c.launchDone(l.model, l.arrivals, finishMs, this.models[l.model].sloMs);
+  };
+
+  /** The end of this step's epoch: the next boundary, or (skipIdle) the boundary after the next arrival. */
+  private epochEnd(t0: number): number {
+    let t1 = t0 + this.epochMs;
+    if (this.skipIdle && this.executor.idle()) {
+      let queued = 0;
+      for (const q of this.queues) queued += q.length;
+      if (queued === 0) {
+        let next = Number.POSITIVE_INFINITY;
+        for (let m = 0; m < this.M; m++) next = Math.min(next, this.nextArrival[m]);
+        if (Number.isFinite(next) && next > t1) t1 = t0 + this.epochMs * Math.ceil((next - t0) / this.epochMs);
+      }
+    }
+    return t1;
+  }
+
+  private begin(actions: AsyncInferenceActions): { t0: number; t1: number; backlog0: number } {
+    if (this.closed) throw new EnvError('step() on a closed env');
+    checkActions(this, actions as Record<AgentID, Int32Array>);
+    this.c.beginStep();
+    const t0 = this.executor.now();
+    const backlog0 = this.backlog();
+    this.commit(actions);
+    return { t0, t1: this.epochEnd(t0), backlog0 };
+  }
+
+  private finish(t0: number, backlog0: number): StepResult<Float32Array> {
+    const t = this.executor.now();
+    this.ingest(t);
+    this.executor.drain(this.onDone);
+    this.steps++;
+    this.lastDtMs = t - t0;
+    this.executor.streamBusyMs(this.busyNow);
+    for (let s = 0; s < this.busyNow.length; s++) {
+      const f = this.lastDtMs > 0 ? (this.busyNow[s] - this.busyPrev[s]) / this.lastDtMs : 0;
+      this.stepBusy[s] = f < 0 ? 0 : f > 1 ? 1 : f;
+      this.busyPrev[s] = this.busyNow[s];
+    }
+    const { completed, violations } = this.c.stepTotals();
+    const r = stepReward(this.reward, completed, this.backlog() - backlog0, violations);
+    let terminated = true;
+    for (let m = 0; m < this.M; m++) if (!this.exhausted[m] || this.queues[m].length) terminated = false;
+    terminated = terminated && this.executor.idle();
+    const truncated = !terminated && this.maxSteps > 0 && this.steps >= this.maxSteps;
+    const agents = this.agents;
+    const metrics = this.metrics();
+    const out: StepResult<Float32Array> = {
+      observations: perAgent(agents, (a) => this.observe(a)),
+      rewards: perAgent(agents, () => r),
+      terminations: perAgent(agents, () => terminated),
+      truncations: perAgent(agents, () => truncated),
+      infos: perAgent(agents, () => this.info(this.lastDtMs, metrics)),
+    };
+    if (terminated || truncated) this.agents = [];
+    return out;
+  }
+
+  step(actions: AsyncInferenceActions): StepResult<Float32Array> {
+    if (!this.executor.synchronous) throw new EnvError(`executor '${this.executor.kind}' measures real time and runs asynchronously: call stepAsync()`, 'step');
+    const { t0, t1, backlog0 } = this.begin(actions);
+    this.executor.advance(t1);
+    return this.finish(t0, backlog0);
+  }
+
+  /** `step` for any executor (the native one included). */
+  async stepAsync(actions: AsyncInferenceActions): Promise<StepResult<Float32Array>> {
+    const { t0, t1, backlog0 } = this.begin(actions);
+    await this.executor.advanceAsync(t1);
+    return this.finish(t0, backlog0);
+  }
+
+  // ------------------------------------------------------------------ observations
+
+  /** Shared features: 6 per model, then stream busy fractions, memory, dt. */
+  private writeShared(out: Float32Array): number {
+    const now = this.executor.now();
+    const dtS = this.lastDtMs / 1000;
+    let k = 0;
+    for (let m = 0; m < this.M; m++) {
+      const q = this.queues[m];
+      const slo = this.models[m].sloMs;
+      out[k++] = q.length;
+      out[k++] = q.length ? Math.max(0, now - q.peek()) / slo : 0;
+      out[k++] = this.executor.inFlight(m);
+      out[k++] = dtS > 0 ? this.c.stepCompleted[m] / dtS / this.meanRate[m] : 0;
+      out[k++] = this.c.latEwma[m] / slo;
+      out[k++] = this.c.stepDropped[m];
+    }
+    for (let s = 0; s < this.stepBusy.length; s++) out[k++] = this.stepBusy[s];
+    out[k++] = this.executor.memoryUsedBytes() / this.executor.memoryCapacityBytes;
+    out[k++] = this.lastDtMs / this.epochMs;
+    return k;
+  }
+
+  private observe(agent: AgentID): Float32Array {
+    const out = new Float32Array(this.obsSpaces[agent].size);
+    let k = this.writeShared(out);
+    const L = Math.max(1, this.levels.length - 1);
+    for (let m = 0; m < this.M; m++) {
+      const C = Math.max(1, this.models[m].schedules.length - 1);
+      out[k++] = agent === LAUNCHER ? this.lastLevel[m] / L : this.lastSchedule[m] / C;
+    }
+    return out;
+  }
+
+  state(): Float32Array {
+    const out = new Float32Array(this.stateSpace.size);
+    let k = this.writeShared(out);
+    const L = Math.max(1, this.levels.length - 1);
+    const B = Math.max(1, this.batchSizes.length - 1);
+    const U = Math.max(1, this.microBatches.length - 1);
+    for (let m = 0; m < this.M; m++) {
+      const C = Math.max(1, this.models[m].schedules.length - 1);
+      out[k++] = this.lastLevel[m] / L;
+      out[k++] = this.lastSchedule[m] / C;
+      out[k++] = this.lastBatch[m] / B;
+      out[k++] = this.lastMicro[m] / U;
+    }
+    return out;
+  }
+
+  /** Episode metrics now (what every info's `metrics` holds). */
+  metrics(): EnvMetrics {
+    this.executor.streamBusyMs(this.busyNow);
+    return this.c.metrics({
+      nowMs: this.executor.now(),
+      lastDtMs: this.lastDtMs,
+      names: this.models.map((m) => m.name),
+      queueLength: (m) => this.queues[m].length,
+      inFlight: (m) => this.executor.inFlight(m),
+      inSystem: this.backlog(),
+      streamBusyMs: this.busyNow,
+      memoryFraction: this.executor.memoryUsedBytes() / this.executor.memoryCapacityBytes,
+    });
+  }
+
+  /** One info per agent (wrappers add keys to them); the metrics object is shared, read-only. */
+  private info(dtMs: number, metrics: EnvMetrics): StepInfo {
+    return { dt: dtMs / 1000, timeMs: this.executor.now(), metrics };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.agents = [];
+    this.executor.close();
+  }
+}

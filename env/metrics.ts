@@ -1,0 +1,246 @@
+/**
+ * Episode metrics: request latency quantiles from a log-bucketed histogram (1 % relative
+ * resolution, constant memory, O(buckets) per quantile query — an episode may complete millions of
+ * requests, so we never keep or sort them), plus per-model counters (EpisodeCounters) for
+ * throughput, drops and SLO attainment.
+ */
+
+const MIN_MS = 1e-3;
+const MAX_MS = 1e7;
+const GROWTH = 1.01;
+const LOG_G = Math.log(GROWTH);
+const BUCKETS = Math.ceil(Math.log(MAX_MS / MIN_MS) / LOG_G) + 2;
+
+export class LatencyHistogram {
+  private readonly counts = new Float64Array(BUCKETS);
+  total = 0;
+  sum = 0;
+  max = 0;
+
+  clear(): void {
+    this.counts.fill(0);
+    this.total = 0;
+    this.sum = 0;
+    this.max = 0;
+  }
+
+  add(ms: number, count = 1): void {
+    const v = ms > MIN_MS ? ms : MIN_MS;
+    let b = 1 + Math.floor(Math.log(v / MIN_MS) / LOG_G);
+    if (ms <= MIN_MS) b = 0;
+    if (b >= BUCKETS) b = BUCKETS - 1;
+    this.counts[b] += count;
+    this.total += count;
+    this.sum += ms * count;
+    if (ms > this.max) this.max = ms;
+  }
+
+  mean(): number {
+    return this.total ? this.sum / this.total : 0;
+  }
+
+  /** The q-quantile (0 < q ≤ 1), ms, within 1 %; 0 when empty. */
+  quantile(q: number): number {
+    if (!this.total) return 0;
+    const target = q * this.total;
+    let acc = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      acc += this.counts[b];
+      if (acc >= target) {
+        if (b === 0) return MIN_MS;
+        // Geometric middle of bucket b: [MIN·G^(b-1), MIN·G^b).
+        const mid = MIN_MS * GROWTH ** (b - 0.5);
+        return Math.min(mid, this.max);
+      }
+    }
+    return this.max;
+  }
+}
+
+export interface ModelMetrics {
+  name: string;
+  /** Requests completed per second of env time, whole episode. */
+  throughput: number;
+  p95Ms: number;
+  sloAttainment: number;
+  queue: number;
+  inFlight: number;
+  completed: number;
+  dropped: number;
+}
+
+export interface EnvMetrics {
+  /** Env time since reset, ms. */
+  timeMs: number;
+  /** Requests completed per second, whole episode. */
+  throughput: number;
+  /** Requests completed per second during the last step. */
+  stepThroughput: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  meanLatencyMs: number;
+  /** Requests waiting in queues now. */
+  backlog: number;
+  /** Requests in the system now: waiting plus in flight (the reward's backlog). */
+  inSystem: number;
+  /** Mean busy fraction of the streams over the episode. */
+  utilisation: number;
+  /** Fraction of finished-or-dropped requests that met their SLO. */
+  sloAttainment: number;
+  arrived: number;
+  completed: number;
+  dropped: number;
+  violations: number;
+  /** Device memory in use over capacity (above 1: oversubscribed). */
+  memory: number;
+  models: ModelMetrics[];
+}
+
+/** What the counters cannot know by themselves: the live state of queues, executor and clock. */
+export interface MetricsContext {
+  nowMs: number;
+  lastDtMs: number;
+  names: readonly string[];
+  queueLength(model: number): number;
+  inFlight(model: number): number;
+  /** Requests waiting plus in flight. */
+  inSystem: number;
+  /** Cumulative busy ms of every stream slot. */
+  streamBusyMs: Float64Array;
+  memoryFraction: number;
+}
+
+/** Per-model request counters of an episode and of the current step, plus latency histograms. */
+export class EpisodeCounters {
+  readonly hist = new LatencyHistogram();
+  readonly modelHist: LatencyHistogram[];
+  readonly arrived: Float64Array;
+  readonly completed: Float64Array;
+  readonly dropped: Float64Array;
+  readonly violations: Float64Array;
+  readonly stepCompleted: Float64Array;
+  readonly stepDropped: Float64Array;
+  readonly stepViolations: Float64Array;
+  /** Per-model latency EWMA, ms (weight `ewma` on each completed launch's mean). */
+  readonly latEwma: Float64Array;
+
+  constructor(
+    readonly models: number,
+    readonly ewma = 0.2,
+  ) {
+    this.modelHist = Array.from({ length: models }, () => new LatencyHistogram());
+    this.arrived = new Float64Array(models);
+    this.completed = new Float64Array(models);
+    this.dropped = new Float64Array(models);
+    this.violations = new Float64Array(models);
+    this.stepCompleted = new Float64Array(models);
+    this.stepDropped = new Float64Array(models);
+    this.stepViolations = new Float64Array(models);
+    this.latEwma = new Float64Array(models);
+  }
+
+  reset(): void {
+    this.hist.clear();
+    for (const h of this.modelHist) h.clear();
+    for (const a of [this.arrived, this.completed, this.dropped, this.violations, this.latEwma]) a.fill(0);
+    this.beginStep();
+  }
+
+  beginStep(): void {
+    this.stepCompleted.fill(0);
+    this.stepDropped.fill(0);
+    this.stepViolations.fill(0);
+  }
+
+  /** A request arrived; `queued` false when its queue was full (dropped, an SLO violation). */
+  arrival(m: number, queued: boolean): void {
+    this.arrived[m]++;
+    if (!queued) {
+      this.dropped[m]++;
+      this.stepDropped[m]++;
+      this.violations[m]++;
+      this.stepViolations[m]++;
+    }
+  }
+
+  /** A launch of model m finished at `finishMs`; its requests arrived at `arrivals`. */
+  launchDone(m: number, arrivals: Float64Array, finishMs: number, sloMs: number): void {
+    let sum = 0;
+    for (let j = 0; j < arrivals.length; j++) {
+      const lat = finishMs - arrivals[j];
+      sum += lat;
+      this.hist.add(lat);
+      this.modelHist[m].add(lat);
+      if (lat > sloMs) {
+        this.violations[m]++;
+        this.stepViolations[m]++;
+      }
+    }
+    this.completed[m] += arrivals.length;
+    this.stepCompleted[m] += arrivals.length;
+    const mean = sum / arrivals.length;
+    this.latEwma[m] = this.latEwma[m] === 0 ? mean : (1 - this.ewma) * this.latEwma[m] + this.ewma * mean;
+  }
+
+  stepTotals(): { completed: number; violations: number } {
+    let completed = 0;
+    let violations = 0;
+    for (let m = 0; m < this.models; m++) {
+      completed += this.stepCompleted[m];
+      violations += this.stepViolations[m];
+    }
+    return { completed, violations };
+  }
+
+  metrics(c: MetricsContext): EnvMetrics {
+    const sec = c.nowMs / 1000;
+    let arrived = 0;
+    let completed = 0;
+    let dropped = 0;
+    let violations = 0;
+    let stepCompleted = 0;
+    let backlog = 0;
+    const models: ModelMetrics[] = c.names.map((name, i) => {
+      arrived += this.arrived[i];
+      completed += this.completed[i];
+      dropped += this.dropped[i];
+      violations += this.violations[i];
+      stepCompleted += this.stepCompleted[i];
+      backlog += c.queueLength(i);
+      const judged = this.completed[i] + this.dropped[i];
+      return {
+        name,
+        throughput: sec > 0 ? this.completed[i] / sec : 0,
+        p95Ms: this.modelHist[i].quantile(0.95),
+        sloAttainment: judged ? 1 - this.violations[i] / judged : 1,
+        queue: c.queueLength(i),
+        inFlight: c.inFlight(i),
+        completed: this.completed[i],
+        dropped: this.dropped[i],
+      };
+    });
+    let busy = 0;
+    for (let s = 0; s < c.streamBusyMs.length; s++) busy += c.streamBusyMs[s];
+    const judged = completed + dropped;
+    return {
+      timeMs: c.nowMs,
+      throughput: sec > 0 ? completed / sec : 0,
+      stepThroughput: c.lastDtMs > 0 ? stepCompleted / (c.lastDtMs / 1000) : 0,
+      p50Ms: this.hist.quantile(0.5),
+      p95Ms: this.hist.quantile(0.95),
+      p99Ms: this.hist.quantile(0.99),
+      meanLatencyMs: this.hist.mean(),
+      backlog,
+      inSystem: c.inSystem,
+      utilisation: c.nowMs > 0 ? busy / (c.nowMs * c.streamBusyMs.length) : 0,
+      sloAttainment: judged ? 1 - violations / judged : 1,
+      arrived,
+      completed,
+      dropped,
+      violations,
+      memory: c.memoryFraction,
+      models,
+    };
+  }
+}

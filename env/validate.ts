@@ -1,0 +1,105 @@
+/**
+ * How far the simulator is from the real backend: the same launches run on the native executor
+ * and in the simulator, and their completion times are compared (design §5: the contention
+ * model's error is measured, not assumed).
+ *
+ * Procedure: each model is profiled on the native executor (op latencies, and co-run pairs of its
+ * concurrent stages); the simulator then prices ops with a ProfiledCostModel over those tables and
+ * slows co-running ops with the contention model fitted to those pairs. Both run the same set of
+ * launches, all released at t = 0 on S streams; the native run is repeated and each task's median
+ * end time kept. Reported: makespan of each, and the mean absolute relative error of per-task
+ * completion times.
+ */
+import { ProfiledCostModel } from '../graphs/cost/profiled.js';
+import { type DeviceSpec, devicePreset, RooflineCostModel } from '../graphs/cost/roofline.js';
+import type { Graph } from '../graphs/ir.js';
+import { type PartitionMethod, partition } from '../graphs/partition/index.js';
+import type { Schedule } from '../graphs/schedule.js';
+import { NativeExecutor } from '../native/index.js';
+import { profileModel } from '../native/profile.js';
+import { type ContentionParams, contentionFromProfiles, fitContention } from './sim/contention.js';
+import { Simulator } from './sim/simulator.js';
+
+export interface SimVsNativeOptions {
+  graphs: Graph[];
+  /** Launches per model, all released at t = 0. Default 2. */
+  launchesPerModel?: number;
+  streams?: number;
+  method?: PartitionMethod;
+  /** Native repetitions (median per task). Default 5. */
+  repeats?: number;
+  /** Device spec for op shares. Default the `cpu-2core` preset. */
+  device?: DeviceSpec;
+}
+
+export interface SimVsNativeResult {
+  device: string;
+  contention: ContentionParams;
+  tasks: { model: string; nativeMs: number; simMs: number }[];
+  nativeMakespanMs: number;
+  simMakespanMs: number;
+  /** Mean over tasks of |sim − native| / native. */
+  meanAbsRelError: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeResult> {
+  const streams = o.streams ?? 2;
+  const device = o.device ?? devicePreset('cpu-2core');
+  const fallback = new RooflineCostModel(device);
+  const ex = new NativeExecutor({ streams });
+  try {
+    const schedules: Schedule[] = o.graphs.map((g) => partition(g, o.method ?? 'greedy', fallback).schedule);
+    const handles = await Promise.all(o.graphs.map((g) => ex.loadModel(g)));
+    const docs = [];
+    for (let i = 0; i < o.graphs.length; i++) docs.push(await profileModel(ex, handles[i], { schedule: schedules[i], warmup: 2, number: 3, repeat: 5 }));
+    const cost = new ProfiledCostModel(docs, fallback);
+    const byName = new Map(o.graphs.map((g) => [g.name, g]));
+    const withPairs = docs.some((d) => d.pairs.length);
+    const contention = withPairs ? fitContention(contentionFromProfiles(docs, byName, device)) : undefined;
+
+    const per = o.launchesPerModel ?? 2;
+    const order: number[] = [];
+    for (let k = 0; k < per; k++) for (let m = 0; m < o.graphs.length; m++) order.push(m);
+
+    // Native: repeated, median end per task (µs since submission → ms).
+    const items = order.map((m) => ({ model: handles[m], schedule: schedules[m] }));
+    await ex.run(items, { streams });
+    const ends: number[][] = order.map(() => []);
+    for (let r = 0; r < (o.repeats ?? 5); r++) {
+      const rep = await ex.run(items, { streams });
+      rep.tasks.forEach((t, i) => {
+        ends[i].push((t.endUs - rep.submitUs) / 1000);
+      });
+    }
+    const nativeMs = ends.map(median);
+
+    const sim = new Simulator(
+      o.graphs.map((g, m) => ({ name: g.name, graph: g, schedules: [schedules[m]], weightBytes: 0 })),
+      { cost, device, streams, contention },
+    );
+    order.forEach((m, i) => {
+      sim.submit(i, m, sim.plan(m, 0, o.graphs[m].batch));
+    });
+    while (!sim.idle()) sim.advance(sim.nextEventTime());
+    const simMs = new Array<number>(order.length);
+    for (let i = 0; i < sim.completedCount; i++) simMs[sim.completedIds[i]] = sim.completedAt[i];
+
+    const tasks = order.map((m, i) => ({ model: o.graphs[m].name, nativeMs: nativeMs[i], simMs: simMs[i] }));
+    const err = tasks.reduce((s, t) => s + Math.abs(t.simMs - t.nativeMs) / t.nativeMs, 0) / tasks.length;
+    return {
+      device: docs[0].device.name,
+      contention: sim.contention,
+      tasks,
+      nativeMakespanMs: Math.max(...nativeMs),
+      simMakespanMs: Math.max(...simMs),
+      meanAbsRelError: err,
+    };
+  } finally {
+    ex.close();
+  }
+}

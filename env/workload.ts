@@ -1,0 +1,178 @@
+/**
+ * Workloads: which models receive requests, how the requests arrive, and each model's latency
+ * SLO. A workload is a YAML (or JSON) document checked against a zod schema; a bad field is an
+ * error naming its path, e.g. `models[1].arrival.rate: expected number, received string`.
+ *
+ *   name: two-cnns
+ *   models:
+ *     - name: resnet50                 # zoo name; or `source: path/to/model.onnx` (or .json)
+ *       sloMs: 50
+ *       arrival: { kind: poisson, rate: 200 }          # requests/s
+ *     - name: squeezenet
+ *       arrival: { kind: mmpp, rates: [50, 800], switching: [0.5, 2] }
+ *     - name: mobilenet_v2
+ *       arrival: { kind: diurnal, mean: 100, amplitude: 0.8, periodS: 60 }
+ *     - name: bert
+ *       arrival: { kind: trace, path: trace.csv, loop: true }   # rows time_s,model,batch
+ *
+ * Relative paths (`source`, trace `path`) resolve against the workload file's directory.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { type ArrivalProcess, DiurnalArrivals, loadTraceCsv, MmppArrivals, PoissonArrivals, TraceArrivals, type TraceRow } from './arrivals.js';
+import { EnvError } from './core.js';
+
+const rate = z.number().nonnegative().finite();
+
+export const ArrivalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('poisson'), rate }).strict(),
+  z
+    .object({
+      kind: z.literal('mmpp'),
+      rates: z.tuple([rate, rate]),
+      switching: z.tuple([rate, rate]),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('diurnal'),
+      mean: rate,
+      amplitude: z.number().min(0).max(1),
+      periodS: z.number().positive().finite(),
+      phase: z.number().finite().default(0),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('trace'),
+      path: z.string().min(1),
+      loop: z.boolean().default(false),
+      offsetS: z.number().nonnegative().finite().default(0),
+    })
+    .strict(),
+]);
+export type ArrivalSpec = z.infer<typeof ArrivalSchema>;
+
+export const WorkloadModelSchema = z
+  .object({
+    /** The model's name in the env (observations, metrics, traces). */
+    name: z.string().min(1),
+    /** Zoo name, `.onnx` or topsched `.json` file; defaults to `name`. */
+    source: z.string().min(1).optional(),
+    /** Latency objective per request, ms (arrival to completion). */
+    sloMs: z.number().positive().finite().default(100),
+    arrival: ArrivalSchema,
+    /** Most requests that may wait; further arrivals are dropped (and count as SLO violations). */
+    maxQueue: z.number().int().positive().default(10_000),
+  })
+  .strict();
+export type WorkloadModel = z.infer<typeof WorkloadModelSchema>;
+
+export const WorkloadSchema = z
+  .object({
+    name: z.string().min(1).default('workload'),
+    models: z.array(WorkloadModelSchema).min(1),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    const seen = new Map<string, number>();
+    w.models.forEach((m, i) => {
+      const j = seen.get(m.name);
+      if (j !== undefined) ctx.addIssue({ code: 'custom', path: ['models', i, 'name'], message: `duplicate model name '${m.name}' (also models[${j}])` });
+      seen.set(m.name, i);
+    });
+  });
+
+export interface Workload {
+  name: string;
+  models: WorkloadModel[];
+  /** Directory relative paths resolve against (the workload file's). */
+  baseDir: string;
+}
+
+/** `models[1].arrival.rate` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s || '(root)';
+}
+
+/** Validates a parsed document; the error lists every bad field by path. */
+export function parseWorkload(doc: unknown, where = 'workload', baseDir = process.cwd()): Workload {
+  const r = WorkloadSchema.safeParse(doc);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message.replace(/^Invalid input: /, '')}`);
+    throw new EnvError(lines.join('; '), where);
+  }
+  return { name: r.data.name, models: r.data.models, baseDir };
+}
+
+/** Parses YAML (JSON is YAML too). */
+export function workloadFromYaml(text: string, where = 'workload YAML', baseDir = process.cwd()): Workload {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new EnvError(`invalid YAML: ${(e as Error).message}`, where);
+  }
+  return parseWorkload(doc, where, baseDir);
+}
+
+export function loadWorkloadFile(path: string): Workload {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new EnvError(`cannot read workload: ${(e as Error).message}`, path);
+  }
+  return workloadFromYaml(text, path, dirname(resolve(path)));
+}
+
+export function resolvePath(workload: Workload, path: string): string {
+  return isAbsolute(path) ? path : resolve(workload.baseDir, path);
+}
+
+/** The model spec handed to `resolveModel`: the `source`, or the name. A file source is made absolute. */
+export function modelSource(workload: Workload, m: WorkloadModel): string {
+  const src = m.source ?? m.name;
+  return /\.(onnx|json)$/i.test(src) ? resolvePath(workload, src) : src;
+}
+
+/**
+ * One arrival process per model, in workload order. Trace files are read once; a row naming a
+ * model the workload lacks is an error naming the file and line.
+ */
+export function makeArrivals(workload: Workload): ArrivalProcess[] {
+  const traces = new Map<string, TraceRow[]>();
+  const names = new Set(workload.models.map((m) => m.name));
+  return workload.models.map((m) => {
+    const a = m.arrival;
+    switch (a.kind) {
+      case 'poisson':
+        return new PoissonArrivals(a.rate);
+      case 'mmpp':
+        return new MmppArrivals(a.rates, a.switching);
+      case 'diurnal':
+        return new DiurnalArrivals(a.mean, a.amplitude, a.periodS, a.phase);
+      case 'trace': {
+        const path = resolvePath(workload, a.path);
+        let rows = traces.get(path);
+        if (!rows) {
+          rows = loadTraceCsv(path);
+          for (const r of rows) {
+            if (!names.has(r.model)) throw new EnvError(`model '${r.model}' is not in the workload (models: ${[...names].join(', ')})`, r.at);
+          }
+          traces.set(path, rows);
+        }
+        return new TraceArrivals(
+          rows.filter((r) => r.model === m.name),
+          a.loop,
+          a.offsetS,
+        );
+      }
+    }
+    throw new EnvError(`unknown arrival kind ${JSON.stringify((a as { kind: unknown }).kind)}`, `models[${workload.models.indexOf(m)}].arrival.kind`);
+  });
+}
