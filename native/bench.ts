@@ -1,0 +1,298 @@
+/**
+ * Benchmark pieces of the native executor (the lead wires them into `npm run bench`). Each returns
+ * plain numbers; nothing here prints. All of them build their own executors and close them.
+ *
+ *  (a) dispatchOverhead: per-op cost on a chain of tiny ops (target ≤ 2 µs/op)
+ *  (b) twoBranchSpeedup: a two-branch graph, its branches on 2 streams vs 1 (target ≥ 1.7×)
+ *  (c) inceptionComparison: Inception-v3 sequential (ops 1- and 2-threaded) vs IOS-DP vs onnxruntime
+ *  (d) memoryRatios: arena / LOAD and arena / naive per zoo model under a memory planner
+ *  (e) rssDrift: resident memory over many runs
+ */
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../graphs/builder.js';
+import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
+import type { CostModel } from '../graphs/cost/model.js';
+import type { Graph } from '../graphs/ir.js';
+import { exportOnnx } from '../graphs/onnx/export.js';
+import { partition } from '../graphs/partition/index.js';
+import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
+import { buildModel } from '../graphs/zoo/index.js';
+import type { MemoryPlan } from './doc.js';
+import { type MemoryMode, NativeExecutor, type NativeExecutorOptions } from './index.js';
+
+export interface Timing {
+  medianMs: number;
+  meanMs: number;
+  minMs: number;
+  runs: number;
+}
+
+function timing(samples: number[]): Timing {
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return {
+    medianMs: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2,
+    meanMs: s.reduce((a, b) => a + b, 0) / s.length,
+    minMs: s[0],
+    runs: s.length,
+  };
+}
+
+/** Task latency (first command to last) of `runs` runs after `warmup`. */
+async function timeNative(
+  opts: NativeExecutorOptions,
+  graph: Graph,
+  schedules: Schedule[],
+  {
+    runs = 10,
+    warmup = 2,
+    streams,
+    memory = 'caching' as MemoryMode,
+    plan,
+  }: { runs?: number; warmup?: number; streams?: number; memory?: MemoryMode; plan?: MemoryPlan } = {},
+): Promise<Timing[]> {
+  const ex = new NativeExecutor(opts);
+  try {
+    const model = await ex.loadModel(graph);
+    const out: Timing[] = [];
+    for (const schedule of schedules) {
+      const samples: number[] = [];
+      for (let i = 0; i < warmup + runs; i++) {
+        const r = await ex.run([{ model, schedule, plan }], { streams, memory });
+        if (i >= warmup) samples.push(r.tasks[0].latencyMs);
+      }
+      out.push(timing(samples));
+    }
+    return out;
+  } finally {
+    ex.close();
+  }
+}
+
+/** A chain of `ops` Relu ops on a tiny tensor. */
+export function tinyChain(ops: number, elems = 16): Graph {
+  const b = new GraphBuilder('tiny_chain');
+  let x = b.input('x', [1, elems]);
+  for (let i = 0; i < ops; i++) x = b.relu(x);
+  b.output(x);
+  return b.build();
+}
+
+/**
+ * (a) Per-op dispatch cost: task latency / ops on a chain of tiny Relus, 1 stream. `gapUsPerOp` is
+ * the time between one op's end and the next one's start (executor overhead only); `kernelUsPerOp`
+ * the mean op duration (mostly oneDNN's own dispatch for so small a tensor).
+ */
+export async function dispatchOverhead({
+  ops = 2000,
+  runs = 20,
+}: {
+  ops?: number;
+  runs?: number;
+} = {}): Promise<{ ops: number; usPerOp: number; gapUsPerOp: number; kernelUsPerOp: number }> {
+  const g = tinyChain(ops);
+  const ex = new NativeExecutor({ streams: 1 });
+  try {
+    const model = await ex.loadModel(g);
+    const schedule = sequentialSchedule(g);
+    let best = { usPerOp: Infinity, gapUsPerOp: 0, kernelUsPerOp: 0 };
+    for (let i = 0; i < runs + 2; i++) {
+      const r = await ex.run([{ model, schedule }]);
+      if (i < 2) continue;
+      const ordered = [...r.ops].sort((a, b) => a.startUs - b.startUs);
+      let gaps = 0;
+      let kern = 0;
+      ordered.forEach((o, k) => {
+        kern += o.endUs - o.startUs;
+        if (k > 0) gaps += o.startUs - ordered[k - 1].endUs;
+      });
+      const usPerOp = (r.tasks[0].latencyMs * 1000) / ops;
+      if (usPerOp < best.usPerOp) best = { usPerOp, gapUsPerOp: gaps / (ops - 1), kernelUsPerOp: kern / ops };
+    }
+    return { ops, ...best };
+  } finally {
+    ex.close();
+  }
+}
+
+/** Two independent conv chains joined by an Add. */
+export function twoBranchGraph(size = 56, depth = 6, channels = 32): Graph {
+  const b = new GraphBuilder('two_branch');
+  const x = b.input('x', [1, channels, size, size]);
+  let l = x;
+  let r = x;
+  for (let i = 0; i < depth; i++) {
+    l = b.relu(b.conv(l, { out: channels, kernel: 3, pad: 1, name: `l${i}` }));
+    r = b.relu(b.conv(r, { out: channels, kernel: 3, pad: 1, name: `r${i}` }));
+  }
+  b.output(b.add(l, r));
+  return b.build();
+}
+
+/** Stage 0: the two branches as two groups; stage 1: the join. */
+export function twoBranchSchedule(g: Graph): Schedule {
+  const chain = (start: string) => {
+    const ids: string[] = [];
+    let cur = g.nodes.find((n) => n.id === start);
+    while (cur && cur.op !== 'Add') {
+      ids.push(cur.id);
+      const out = cur.outputs[0];
+      cur = g.nodes.find((n) => n.inputs.includes(out));
+    }
+    return ids;
+  };
+  return {
+    model: g.name,
+    batch: g.batch,
+    stages: [
+      { kind: 'parallel', groups: [chain('l0'), chain('r0')] },
+      { kind: 'parallel', groups: [[g.nodes[g.nodes.length - 1].id]] },
+    ],
+  };
+}
+
+/** (b) The same two-group schedule with 1 stream (groups serialize) and with 2. */
+export async function twoBranchSpeedup({ runs = 10 }: { runs?: number } = {}): Promise<{ oneStreamMs: number; twoStreamsMs: number; speedup: number }> {
+  const g = twoBranchGraph();
+  const s = twoBranchSchedule(g);
+  const ex = new NativeExecutor({ streams: 2 });
+  try {
+    const model = await ex.loadModel(g);
+    const one: number[] = [];
+    const two: number[] = [];
+    for (let i = 0; i < runs + 2; i++) {
+      // Interleaved so both see the same background load.
+      const a = await ex.run([{ model, schedule: s }], { streams: 1 });
+      const b = await ex.run([{ model, schedule: s }], { streams: 2 });
+      if (i < 2) continue;
+      one.push(a.tasks[0].latencyMs);
+      two.push(b.tasks[0].latencyMs);
+    }
+    const oneStreamMs = timing(one).medianMs;
+    const twoStreamsMs = timing(two).medianMs;
+    return { oneStreamMs, twoStreamsMs, speedup: oneStreamMs / twoStreamsMs };
+  } finally {
+    ex.close();
+  }
+}
+
+/** onnxruntime-node on the exported graph (same seed), `threads` intra-op threads; ms per run. */
+export async function timeOrt(graph: Graph, { runs = 10, warmup = 2, threads = 2, seed = 0 } = {}): Promise<Timing> {
+  const session = await ort.InferenceSession.create(exportOnnx(graph, { seed }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const v of graph.inputs) {
+      const n = v.shape.reduce((a, b) => a * b, 1);
+      feeds[v.name] =
+        v.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n), v.shape) : new ort.Tensor('float32', new Float32Array(n).fill(0.5), v.shape);
+    }
+    const samples: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      if (i >= warmup) samples.push(performance.now() - t0);
+    }
+    return timing(samples);
+  } finally {
+    await session.release();
+  }
+}
+
+export interface InceptionComparison {
+  seq1Thread: Timing;
+  seq2Threads: Timing;
+  iosDp2Streams: Timing;
+  ort2Threads: Timing;
+  iosStages: number;
+}
+
+/** (c) Inception-v3, batch 1: sequential on 1 stream with 1- and 2-threaded ops, IOS-DP on 2 streams, onnxruntime (2 threads). */
+export async function inceptionComparison({
+  runs = 10,
+  cost = new RooflineCostModel(devicePreset('cpu-2core')) as CostModel,
+  timeBudgetMs = 20000,
+} = {}): Promise<InceptionComparison> {
+  const g = buildModel('inception_v3', { batch: 1 });
+  const seq = sequentialSchedule(g);
+  const ios = partition(g, 'ios-dp', cost, { timeBudgetMs }).schedule;
+  const [seq1Thread] = await timeNative({ streams: 1, opThreads: 1 }, g, [seq], { runs });
+  const [seq2Threads] = await timeNative({ streams: 1, opThreads: 2 }, g, [seq], { runs });
+  const [iosDp2Streams] = await timeNative({ streams: 2, opThreads: 1 }, g, [ios], { runs });
+  const ort2Threads = await timeOrt(g, { runs });
+  return { seq1Thread, seq2Threads, iosDp2Streams, ort2Threads, iosStages: ios.stages.length };
+}
+
+export interface MemoryRatio {
+  model: string;
+  arenaBytes: number;
+  loadBytes: number;
+  naiveBytes: number;
+  arenaOverLoad: number;
+  arenaOverNaive: number;
+  /** The caching allocator's peak reserved bytes on the same schedule, for comparison. */
+  cachingReservedBytes: number;
+}
+
+/**
+ * (d) For each model: the planner's arena for the sequential schedule, the measured LOAD (peak of
+ * live bytes) and the naive sum, from one planned run; plus the caching allocator's footprint.
+ */
+export async function memoryRatios(planner: (g: Graph, s: Schedule) => MemoryPlan, models: string[]): Promise<MemoryRatio[]> {
+  const out: MemoryRatio[] = [];
+  for (const name of models) {
+    const g = buildModel(name, { batch: 1 });
+    const schedule = sequentialSchedule(g);
+    const ex = new NativeExecutor({ streams: 1 });
+    try {
+      const model = await ex.loadModel(g);
+      const plan = planner(g, schedule);
+      const r = await ex.run([{ model, schedule, plan }], { memory: 'planned' });
+      const t = r.tasks[0];
+      ex.memoryStats(true);
+      const c = await ex.run([{ model, schedule }], { memory: 'caching' });
+      out.push({
+        model: name,
+        arenaBytes: plan.arenaBytes,
+        loadBytes: t.loadBytes ?? 0,
+        naiveBytes: t.naiveBytes,
+        arenaOverLoad: plan.arenaBytes / (t.loadBytes ?? 1),
+        arenaOverNaive: plan.arenaBytes / t.naiveBytes,
+        cachingReservedBytes: c.memory.cachingPeakReservedBytes,
+      });
+    } finally {
+      ex.close();
+    }
+  }
+  return out;
+}
+
+/** (e) RSS after `warmup` runs and after `runs` more (MiB), and the drift per 1000 runs (KiB). */
+export async function rssDrift({
+  runs = 10000,
+  warmup = 500,
+  model = 'squeezenet1_1',
+  memory = 'caching' as MemoryMode,
+  plan,
+}: {
+  runs?: number;
+  warmup?: number;
+  model?: string;
+  memory?: MemoryMode;
+  plan?: MemoryPlan;
+} = {}): Promise<{ runs: number; rssStartMiB: number; rssEndMiB: number; driftKiBPer1000Runs: number }> {
+  const g = buildModel(model, { batch: 1 });
+  const ex = new NativeExecutor({ streams: 2 });
+  try {
+    const m = await ex.loadModel(g);
+    const schedule = sequentialSchedule(g);
+    for (let i = 0; i < warmup; i++) await ex.run([{ model: m, schedule, plan }], { memory });
+    (globalThis as { gc?: () => void }).gc?.();
+    const start = process.memoryUsage.rss();
+    for (let i = 0; i < runs; i++) await ex.run([{ model: m, schedule, plan }], { memory });
+    (globalThis as { gc?: () => void }).gc?.();
+    const end = process.memoryUsage.rss();
+    return { runs, rssStartMiB: start / 2 ** 20, rssEndMiB: end / 2 ** 20, driftKiBPer1000Runs: (end - start) / 1024 / (runs / 1000) };
+  } finally {
+    ex.close();
+  }
+}

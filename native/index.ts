@@ -1,0 +1,371 @@
+/**
+ * NativeExecutor: the real executor (C++ core, oneDNN CPU backend; CUDA when built) behind a typed,
+ * Promise-based API. Models are loaded once (weights materialized once per model and seed, shared by
+ * every task of the model); each run is a batch of (model, schedule) tasks executed concurrently on
+ * the executor's pool of streams. Nothing here blocks the event loop.
+ *
+ *   const ex = new NativeExecutor({ streams: 2 });
+ *   const m = await ex.loadModel(graph, { seed: 0 });
+ *   const report = await ex.run([{ model: m, schedule }], { memory: 'caching', outputs: true });
+ */
+import type { Graph } from '../graphs/ir.js';
+import { type AllocEvent, planFromTrace, planMemory } from '../graphs/memory/planner.js';
+import type { Schedule } from '../graphs/schedule.js';
+import type { TensorData } from '../graphs/weights.js';
+import { type MemoryPlan, modelDocument, scheduleDocument } from './doc.js';
+import { loadNative, type NativeExecutorBinding } from './loader.js';
+
+export { type MemoryPlan, modelDocument, scheduleDocument, writeRunnerBundle } from './doc.js';
+export { addonCandidates, loadNative, NativeUnavailableError, nativeAvailable } from './loader.js';
+
+export type MemoryMode = 'planned' | 'trace' | 'caching';
+
+export interface NativeExecutorOptions {
+  /** 'cpu' (oneDNN) or 'cuda' (only when the addon was built with CUDA). Default 'cpu'. */
+  backend?: 'cpu' | 'cuda';
+  /** Size of the stream pool (worker threads on the CPU). Default 1. */
+  streams?: number;
+  /** Threads one op may use (oneDNN + own kernels). Default 1: each op runs on its stream's thread. */
+  opThreads?: number;
+  /** Pin stream i to core i mod cores. Default false. */
+  pin?: boolean;
+  /** Memory plan for a (graph, schedule) when a 'planned' run item brings none. Default: planSchedule. */
+  planner?: (graph: Graph, schedule: Schedule) => MemoryPlan;
+  /**
+   * 'trace' memory: after `traceRuns` traced runs of a (model, schedule), their alloc/free traces
+   * are planned by this function (default: planTraces) and later runs use that arena. The plan is checked like any other:
+   * one that is only safe for the interleavings it saw is refused (see traceState).
+   */
+  tracePlanner?: (graph: Graph, traces: TraceEvent[][]) => MemoryPlan;
+  /** Traced runs before planning (the k of 'trace' mode). Default 3. */
+  traceRuns?: number;
+}
+
+/** The arena planner's plan (graphs/memory, greedy by size over schedule lifetimes) in executor form. */
+export function planSchedule(graph: Graph, schedule: Schedule): MemoryPlan {
+  const p = planMemory(graph, schedule);
+  return { arenaBytes: p.arenaBytes, offsets: Object.fromEntries(p.offsets) };
+}
+
+/** The arena planner over the alloc/free order of traced runs (one after another). */
+export function planTraces(_graph: Graph, traces: TraceEvent[][]): MemoryPlan {
+  const events: AllocEvent[] = [];
+  for (const run of traces) {
+    const seq: { at: number; e: AllocEvent }[] = [];
+    for (const t of run) {
+      seq.push({ at: t.allocSeq, e: { kind: 'alloc', tensor: t.tensor, bytes: t.bytes } });
+      seq.push({ at: t.freeSeq, e: { kind: 'free', tensor: t.tensor } });
+    }
+    seq.sort((a, b) => a.at - b.at);
+    for (const x of seq) events.push(x.e);
+  }
+  const p = planFromTrace(events);
+  return { arenaBytes: p.arenaBytes, offsets: Object.fromEntries(p.offsets) };
+}
+
+/** Where 'trace' memory stands for one (model, schedule). */
+export interface TraceState {
+  traces: TraceEvent[][];
+  plan?: MemoryPlan;
+  /** Why the plan from the traces was refused (runs then stay traced, on the caching allocator). */
+  error?: string;
+}
+
+export interface OpTiming {
+  node: string;
+  stream: number;
+  task: number;
+  startUs: number;
+  endUs: number;
+}
+
+export interface TraceEvent {
+  tensor: string;
+  bytes: number;
+  allocSeq: number;
+  freeSeq: number;
+  allocUs: number;
+  freeUs: number;
+}
+
+export interface TaskReport {
+  task: number;
+  model: string;
+  memory: MemoryMode;
+  beginUs: number;
+  endUs: number;
+  /** Task start (first command on its home stream) to end. */
+  latencyMs: number;
+  /** Submission to task start (waiting behind other work on its stream). */
+  queueMs: number;
+  /** Planned arena size (planned mode), else null. */
+  arenaBytes: number | null;
+  /** Peak of live activation bytes over the measured timeline. */
+  loadBytes?: number;
+  /** Sum of all activation bytes (no reuse). */
+  naiveBytes: number;
+  stages?: { startUs: number; endUs: number }[];
+  groups?: { stage: number; group: number; stream: number; first: string; last: string }[];
+  error?: string;
+  trace?: TraceEvent[];
+  outputs?: Record<string, TensorData>;
+}
+
+export interface RunReport {
+  /** Timestamps are µs since the executor started. */
+  submitUs: number;
+  endUs: number;
+  wallMs: number;
+  tasks: TaskReport[];
+  ops: OpTiming[];
+  memory: { arenaPoolBytes: number; cachingReservedBytes: number; cachingPeakReservedBytes: number; cachingPeakInUseBytes: number };
+}
+
+export interface KernelInfo {
+  node: string;
+  op: string;
+  /** Implementation, e.g. 'conv:gemm:jit', 'eltwise:jit:avx2', 'own:concat'. */
+  impl: string;
+}
+
+/** A model loaded into one executor. */
+export class ModelHandle {
+  /** @internal */
+  readonly prepared = new Map<Schedule, Map<MemoryPlan | null, Promise<number>>>();
+  /** @internal */
+  readonly traced = new Map<Schedule, TraceState>();
+  /** @internal planner results by schedule */
+  readonly plans = new Map<Schedule, MemoryPlan>();
+  constructor(
+    /** @internal */ readonly id: number,
+    /** The graph with materialized weights. */
+    readonly graph: Graph,
+    readonly seed: number,
+    /** Default inputs (seeded), by graph input order. */
+    readonly inputs: TensorData[],
+  ) {}
+  get name(): string {
+    return this.graph.name;
+  }
+}
+
+export interface RunItem {
+  model: ModelHandle;
+  schedule: Schedule;
+  /** By graph input order or by input name; missing inputs use the model's seeded defaults. */
+  inputs?: TensorData[] | Record<string, TensorData>;
+  /** Memory plan for 'planned' runs (else options.planner, by default the arena planner). */
+  plan?: MemoryPlan;
+}
+
+export interface RunOptions {
+  /** Use only the first `streams` streams of the pool. Default: all. */
+  streams?: number;
+  memory?: MemoryMode;
+  /** Copy graph outputs back into report.tasks[i].outputs. */
+  outputs?: boolean;
+}
+
+export interface ProfileOptions {
+  warmup?: number;
+  number?: number;
+  repeat?: number;
+  ops?: boolean;
+  stages?: boolean;
+  /** Node pairs to co-run on two streams. */
+  pairs?: [string, string][];
+  corunMs?: number;
+}
+
+export interface NativeProfile {
+  settings: { warmup: number; number: number; repeat: number; corunMs: number; streams: number; opThreads: number };
+  ops?: Record<string, { meanMs: number; medianMs: number; minMs: number; stdMs: number }>;
+  stages?: { index: number; groups: number; meanMs: number; medianMs: number; minMs: number; stdMs: number }[];
+  pairs: { a: string; b: string; aloneMs: [number, number]; corunMs: [number, number]; slowdown: [number, number] }[];
+}
+
+export class NativeExecutor {
+  private readonly native: NativeExecutorBinding;
+  private readonly models = new Set<ModelHandle>();
+  readonly streams: number;
+  readonly opThreads: number;
+  readonly backend: 'cpu' | 'cuda';
+
+  constructor(private readonly options: NativeExecutorOptions = {}) {
+    const b = loadNative();
+    this.streams = options.streams ?? 1;
+    this.opThreads = options.opThreads ?? 1;
+    this.backend = options.backend ?? 'cpu';
+    this.native = new b.Executor({ backend: this.backend, streams: this.streams, opThreads: this.opThreads, pin: options.pin ?? false });
+  }
+
+  /** Backend facts: device, oneDNN version and threading, kernels cached. */
+  info(): Record<string, unknown> {
+    return JSON.parse(this.native.info());
+  }
+
+  async loadModel(graph: Graph, { seed = 0 }: { seed?: number } = {}): Promise<ModelHandle> {
+    const doc = modelDocument(graph, { seed });
+    const id = await this.native.loadModel(doc.json, doc.buffer);
+    const h = new ModelHandle(id, doc.graph, seed, doc.inputs);
+    this.models.add(h);
+    return h;
+  }
+
+  kernels(model: ModelHandle): KernelInfo[] {
+    return JSON.parse(this.native.modelInfo(model.id)).kernels;
+  }
+
+  unloadModel(model: ModelHandle): void {
+    for (const plans of model.prepared.values())
+      for (const p of plans.values())
+        p.then(
+          (id) => this.native.release(id),
+          () => {},
+        );
+    model.prepared.clear();
+    this.native.unloadModel(model.id);
+    this.models.delete(model);
+  }
+
+  /** Checks and prepares (model, schedule, plan) once; later runs reuse it. */
+  prepare(model: ModelHandle, schedule: Schedule, plan?: MemoryPlan): Promise<number> {
+    let byPlan = model.prepared.get(schedule);
+    if (!byPlan) model.prepared.set(schedule, (byPlan = new Map()));
+    const key = plan ?? null;
+    let p = byPlan.get(key);
+    if (!p) {
+      p = this.native.prepare(model.id, scheduleDocument(schedule, plan));
+      // A failed preparation is not cached: the caller sees the error, a retry tries again.
+      p.catch(() => byPlan.delete(key));
+      byPlan.set(key, p);
+    }
+    return p;
+  }
+
+  /** A planned item's plan: its own, else the planner's (computed once per model and schedule). */
+  private planFor(item: RunItem): MemoryPlan {
+    if (item.plan) return item.plan;
+    let plan = item.model.plans.get(item.schedule);
+    if (!plan) {
+      plan = (this.options.planner ?? planSchedule)(item.model.graph, item.schedule);
+      item.model.plans.set(item.schedule, plan);
+    }
+    return plan;
+  }
+
+  private inputList(item: RunItem): (ArrayBufferView | null)[] {
+    const g = item.model.graph;
+    if (!item.inputs) return [];
+    if (Array.isArray(item.inputs)) return g.inputs.map((_, i) => (item.inputs as TensorData[])[i] ?? null);
+    const rec = item.inputs as Record<string, TensorData>;
+    for (const name of Object.keys(rec)) if (!g.inputs.some((v) => v.name === name)) throw new Error(`'${item.model.name}' has no input '${name}'`);
+    return g.inputs.map((v) => rec[v.name] ?? null);
+  }
+
+  /** 'trace' memory state of (model, schedule), if it has run in that mode. */
+  traceState(model: ModelHandle, schedule: Schedule): TraceState | undefined {
+    return model.traced.get(schedule);
+  }
+
+  /** Per item: the memory mode it really runs in and its plan ('trace' turns 'planned' once planned). */
+  private itemMemory(it: RunItem, memory: MemoryMode): { mode: MemoryMode; plan?: MemoryPlan } {
+    if (memory === 'planned') return { mode: 'planned', plan: this.planFor(it) };
+    if (memory === 'trace') {
+      const st = it.model.traced.get(it.schedule);
+      if (st?.plan && !st.error) return { mode: 'planned', plan: st.plan };
+    }
+    return { mode: memory };
+  }
+
+  /** Records traces of 'trace' items; plans (and checks the plan) once enough are in. */
+  private async recordTraces(items: RunItem[], modes: MemoryMode[], report: RunReport): Promise<void> {
+    const k = this.options.traceRuns ?? 3;
+    for (let i = 0; i < items.length; i++) {
+      const trace = report.tasks[i].trace;
+      if (modes[i] !== 'trace' || !trace) continue;
+      const it = items[i];
+      let st = it.model.traced.get(it.schedule);
+      if (!st) it.model.traced.set(it.schedule, (st = { traces: [] }));
+      if (st.plan || st.error) continue;
+      st.traces.push(trace);
+      if (st.traces.length < k) continue;
+      const plan = (this.options.tracePlanner ?? planTraces)(it.model.graph, st.traces);
+      try {
+        await this.prepare(it.model, it.schedule, plan);
+        st.plan = plan;
+      } catch (e) {
+        st.error = (e as Error).message;
+      }
+    }
+  }
+
+  async run(items: RunItem[], opts: RunOptions = {}): Promise<RunReport> {
+    const memory = opts.memory ?? 'caching';
+    const mem = items.map((it) => {
+      if (!this.models.has(it.model)) throw new Error(`model '${it.model.name}' is not loaded in this executor`);
+      return this.itemMemory(it, memory);
+    });
+    const ids = await Promise.all(items.map((it, i) => this.prepare(it.model, it.schedule, mem[i].plan)));
+    const doc = JSON.stringify({
+      streams: opts.streams ?? 0,
+      items: ids.map((id, i) => ({ prepared: id, memory: mem[i].mode, outputs: opts.outputs ?? false })),
+    });
+    let res: { report: string; outputs: ArrayBuffer[][] };
+    try {
+      res = await this.native.run(
+        doc,
+        items.map((it) => this.inputList(it)),
+      );
+    } catch (e) {
+      const err = e as Error & { report?: string | RunReport };
+      if (typeof err.report === 'string') err.report = JSON.parse(err.report) as RunReport;
+      throw err;
+    }
+    const report = JSON.parse(res.report) as RunReport;
+    if (memory === 'trace')
+      await this.recordTraces(
+        items,
+        mem.map((m) => m.mode),
+        report,
+      );
+    if (opts.outputs) {
+      report.tasks.forEach((t, i) => {
+        const g = items[i].model.graph;
+        t.outputs = {};
+        g.outputs.forEach((v, k) => {
+          const buf = res.outputs[i][k];
+          (t.outputs as Record<string, TensorData>)[v.name] = v.dtype === 'int64' ? new BigInt64Array(buf) : new Float32Array(buf);
+        });
+      });
+    }
+    return report;
+  }
+
+  /** Times ops, stages and co-run pairs of one (model, schedule); run it while nothing else runs. */
+  async profile(model: ModelHandle, schedule: Schedule, opts: ProfileOptions = {}): Promise<NativeProfile> {
+    const id = await this.prepare(model, schedule);
+    return JSON.parse(await this.native.profile(id, JSON.stringify(opts))) as NativeProfile;
+  }
+
+  /** Arena pool and caching-allocator figures; resetPeaks starts a new peak window. */
+  memoryStats(resetPeaks = false): {
+    arenaPoolBytes: number;
+    cachingReservedBytes: number;
+    cachingInUseBytes: number;
+    cachingPeakReservedBytes: number;
+    cachingPeakInUseBytes: number;
+  } {
+    return JSON.parse(this.native.memoryStats(resetPeaks));
+  }
+
+  /** Returns idle arenas and cached blocks to the system. */
+  trimMemory(): void {
+    this.native.trimMemory();
+  }
+
+  /** Stops the streams; every run must have settled. */
+  close(): void {
+    this.native.close();
+  }
+}

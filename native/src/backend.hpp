@@ -1,0 +1,136 @@
+// The device abstraction the scheduler is written against. A backend supplies op kernels, in-order
+// streams, events between streams and device memory; the executor (executor.cpp) only ever talks to
+// these interfaces, so a CUDA backend plugs in next to the CPU one without touching the scheduler.
+//
+// Stream semantics follow CUDA's: commands run in submission order on one stream; Wait blocks the
+// stream until an Event is recorded; Record marks an event once all earlier commands finished; Call
+// runs host code on the stream (on CPU it runs the op itself; on a GPU it would launch the kernel).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace ts {
+
+/** One input of an op as the kernel compiler sees it: shape, type and, for weights, the values. */
+struct OpInputSpec {
+  Shape shape;
+  DType dtype = DType::F32;
+  /** Host pointer to the values when the input is an initializer (constant); null otherwise. */
+  const void* data = nullptr;
+};
+
+/** Everything needed to build a kernel for one node. */
+struct OpSpec {
+  std::string id;  // node id, for error messages
+  std::string op;  // ONNX op type
+  json attrs;
+  std::vector<OpInputSpec> ins;
+  std::vector<Shape> outShapes;
+  std::vector<DType> outDtypes;
+  std::string where() const { return "node '" + id + "' (" + op + ")"; }
+};
+
+/** Per-stream execution context handed to kernels. */
+class ExecContext {
+ public:
+  virtual ~ExecContext() = default;
+  /** Stream index: kernels keep per-stream state (cached memory objects) in this slot. */
+  int slot = 0;
+  /** Threads one op may use (oneDNN + own kernels); 1 = ops single-threaded on their stream. */
+  int opThreads = 1;
+  /** Kernel scratchpad, valid until the next call on this stream. */
+  virtual void* scratch(size_t bytes) = 0;
+  /** Executor temporaries (the fused output of a merge stage); distinct from scratch(). */
+  virtual void* temp(size_t bytes) = 0;
+};
+
+/** Arguments of one kernel invocation; pointers are device memory. */
+struct KernelArgs {
+  const void* const* in;
+  void* const* out;
+  /** What Kernel::prepare returned for this node (derived constants), or null. */
+  const void* consts;
+  ExecContext* ctx;
+};
+
+/**
+ * A compiled op for one (op, attributes, shapes) signature. Kernels are cached and shared by every
+ * node and model with the same signature, and may run concurrently on several streams, so run() must
+ * only touch per-slot state. Values derived from weights (folded BatchNorm, scaled Gemm bias) live in
+ * per-node constants made by prepare().
+ */
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual std::shared_ptr<const void> prepare(const OpSpec& spec) const {
+    (void)spec;
+    return nullptr;
+  }
+  virtual void run(const KernelArgs& a) const = 0;
+  /** Implementation name, e.g. the oneDNN impl string ("jit:avx2", "ref", "own:concat"). */
+  virtual std::string impl() const = 0;
+};
+
+class Event {
+ public:
+  virtual ~Event() = default;
+};
+
+struct Command {
+  enum class Kind : uint8_t { Wait, Record, Call };
+  Kind kind = Kind::Call;
+  Event* event = nullptr;
+  void (*fn)(void* arg, ExecContext& ctx) = nullptr;
+  void* arg = nullptr;
+  static Command wait(Event* e) { return {Kind::Wait, e, nullptr, nullptr}; }
+  static Command record(Event* e) { return {Kind::Record, e, nullptr, nullptr}; }
+  static Command call(void (*fn)(void*, ExecContext&), void* arg) { return {Kind::Call, nullptr, fn, arg}; }
+};
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  /** Appends commands atomically (all of them, in order, before any later submit). */
+  virtual void submit(const Command* cmds, size_t n) = 0;
+  /** Blocks until every submitted command has run. */
+  virtual void drain() = 0;
+};
+
+struct BackendOptions {
+  int streams = 1;
+  int opThreads = 1;
+  /** Pin stream i to core i mod ncores. */
+  bool pin = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  /** Human-readable device, e.g. the CPU model. */
+  virtual std::string device() const = 0;
+  /** Builds (or fetches from the cache) the kernel of a node; throws Error naming node and op. */
+  virtual std::shared_ptr<Kernel> compile(const OpSpec& spec) = 0;
+  /** Number of distinct kernels compiled so far (cache size). */
+  virtual size_t kernelCount() const = 0;
+  /** Whether device memory is plain host memory (CPU): then weights are not copied twice. */
+  virtual bool hostMemory() const = 0;
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void dealloc(void* p, size_t bytes) = 0;
+  /** Synchronous copies between host and device memory (plain memcpy on the CPU). */
+  virtual void toDevice(void* dst, const void* src, size_t n) = 0;
+  virtual void toHost(void* dst, const void* src, size_t n) = 0;
+  virtual std::unique_ptr<Stream> createStream(int index) = 0;
+  virtual std::unique_ptr<Event> createEvent() = 0;
+  /** Library versions and threading facts, for reports. */
+  virtual json info() const = 0;
+};
+
+/** "cpu" always; "cuda" when built with TOPSCHED_WITH_CUDA, else an Error saying it is not built. */
+std::unique_ptr<Backend> createBackend(const std::string& name, const BackendOptions& opts);
+
+}  // namespace ts

@@ -1,0 +1,262 @@
+// The CPU backend: oneDNN + own kernels, one worker thread per stream, events as flags with a
+// condition variable. oneDNN here is built on OpenMP; each stream thread sets its own OpenMP thread
+// count (opThreads, default 1) so an op runs on the stream's thread alone unless asked otherwise.
+#include <dnnl.hpp>
+#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "../backend.hpp"
+#include "kernels.hpp"
+
+namespace ts {
+namespace cpu {
+
+[[noreturn]] void unsupported(const OpSpec& s, const std::string& why) { throw Error(s.where() + ": unsupported by the CPU backend: " + why); }
+
+void requireF32(const OpSpec& s) {
+  for (size_t i = 0; i < s.ins.size(); i++)
+    if (s.ins[i].dtype != DType::F32) unsupported(s, "input " + std::to_string(i) + " is " + dtypeName(s.ins[i].dtype) + " (float32 only)");
+}
+
+namespace {
+
+/**
+ * Set once, waited by any number of streams. The signaller notifies while holding the mutex and a
+ * waiter always passes through the mutex before returning, so once every wait has returned no
+ * thread touches the event any more: the task can free it at its end.
+ */
+class CpuEvent : public Event {
+ public:
+  void signal() {
+    std::lock_guard<std::mutex> l(mu_);
+    done_.store(true, std::memory_order_release);
+    cv_.notify_all();
+  }
+  void wait() {
+    // A short spin catches a producer finishing just now without a sleep/wake round trip.
+    for (int i = 0; i < 256 && !done_.load(std::memory_order_acquire); i++) __builtin_ia32_pause();
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return done_.load(std::memory_order_acquire); });
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+class CpuStream : public Stream {
+ public:
+  CpuStream(int index, const BackendOptions& o, const dnnl::engine& eng) : index_(index), opts_(o), eng_(eng) { thread_ = std::thread([this] { loop(); }); }
+  ~CpuStream() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void submit(const Command* cmds, size_t n) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.insert(queue_.end(), cmds, cmds + n);
+      submitted_ += n;
+    }
+    cv_.notify_one();
+  }
+  void drain() override {
+    std::unique_lock<std::mutex> l(mu_);
+    idle_.wait(l, [&] { return done_ == submitted_; });
+  }
+
+ private:
+  void loop() {
+    omp_set_num_threads(opts_.opThreads);
+    if (opts_.pin) {
+      unsigned n = std::max(1u, std::thread::hardware_concurrency());
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(static_cast<unsigned>(index_) % n, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    cpu::CpuContext ctx(eng_);
+    ctx.slot = index_;
+    ctx.opThreads = opts_.opThreads;
+    std::vector<Command> local;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty() && stop_) return;
+        local.swap(queue_);
+      }
+      for (const Command& c : local) {
+        switch (c.kind) {
+          case Command::Kind::Wait:
+            static_cast<CpuEvent*>(c.event)->wait();
+            break;
+          case Command::Kind::Record:
+            static_cast<CpuEvent*>(c.event)->signal();
+            break;
+          case Command::Kind::Call:
+            try {
+              c.fn(c.arg, ctx);
+            } catch (const std::exception& e) {
+              // Calls catch their own errors; reaching here is a bug, but the stream must live on.
+              std::cerr << "topsched: stream " << index_ << ": uncaught error: " << e.what() << std::endl;
+            }
+            break;
+        }
+      }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        done_ += local.size();
+        if (done_ == submitted_) idle_.notify_all();
+      }
+      local.clear();
+    }
+  }
+
+  int index_;
+  BackendOptions opts_;
+  dnnl::engine eng_;
+  std::mutex mu_;
+  std::condition_variable cv_, idle_;
+  std::vector<Command> queue_;
+  size_t submitted_ = 0, done_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+std::string cpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) return line.substr(p + 2);
+    }
+  }
+  return "unknown CPU";
+}
+
+std::string signature(const OpSpec& s) {
+  std::string k = s.op + "|" + s.attrs.dump();
+  for (const auto& in : s.ins) k += "|" + shapeStr(in.shape) + dtypeName(in.dtype) + (in.data ? "c" : "a");
+  for (size_t i = 0; i < s.outShapes.size(); i++) k += "|>" + shapeStr(s.outShapes[i]) + dtypeName(s.outDtypes[i]);
+  return k;
+}
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& o) : opts_(o) {
+    env_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+    env_.slots = std::max(1, o.streams);
+  }
+  std::string name() const override { return "cpu"; }
+  std::string device() const override { return cpuModel(); }
+  bool hostMemory() const override { return true; }
+
+  std::shared_ptr<Kernel> compile(const OpSpec& s) override {
+    std::string key = signature(s);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = cache_.find(key);
+      if (it != cache_.end()) return it->second;
+    }
+    // Primitive choice depends on the thread count it will run with: build under opThreads.
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(opts_.opThreads);
+    std::shared_ptr<Kernel> k;
+    try {
+      k = build(s);
+    } catch (...) {
+      omp_set_num_threads(saved);
+      throw;
+    }
+    omp_set_num_threads(saved);
+    std::lock_guard<std::mutex> l(mu_);
+    return cache_.emplace(key, k).first->second;
+  }
+  size_t kernelCount() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return cache_.size();
+  }
+  void* alloc(size_t bytes) override {
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void dealloc(void* p, size_t) override { std::free(p); }
+  void toDevice(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  void toHost(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  std::unique_ptr<Stream> createStream(int index) override { return std::make_unique<CpuStream>(index, opts_, env_.engine); }
+  std::unique_ptr<Event> createEvent() override { return std::make_unique<CpuEvent>(); }
+  json info() const override {
+    const dnnl_version_t* v = dnnl_version();
+    return {{"backend", "cpu"},
+            {"device", cpuModel()},
+            {"dnnl", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch)},
+            {"dnnlCpuRuntime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp" : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "seq" : "other"},
+            {"isa", static_cast<int>(dnnl_get_effective_cpu_isa())},
+            {"hardwareThreads", std::thread::hardware_concurrency()},
+            {"streams", opts_.streams},
+            {"opThreads", opts_.opThreads}};
+  }
+
+ private:
+  std::shared_ptr<Kernel> build(const OpSpec& s) {
+    const std::string& op = s.op;
+    if (op == "Conv") return makeConv(s, env_);
+    if (op == "ConvTranspose") return makeConvTranspose(s, env_);
+    if (op == "Gemm") return makeGemm(s, env_);
+    if (op == "MatMul") return makeMatMul(s, env_);
+    if (op == "BatchNormalization") return makeBatchNorm(s);
+    if (op == "Relu" || op == "Clip" || op == "Sigmoid" || op == "Tanh" || op == "Gelu") return makeEltwise(s, env_);
+    if (op == "HardSigmoid") return makeHardSigmoid(s);
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+      auto k = makeDnnlBinary(s, env_);
+      return k ? k : makeBroadcastBinary(s);
+    }
+    if (op == "Concat") return makeConcat(s);
+    if (op == "Split") return makeSplit(s);
+    if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);
+    if (op == "Transpose") {
+      auto k = makeDnnlTranspose(s, env_);
+      return k ? k : makeTranspose(s);
+    }
+    if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") {
+      auto k = makeDnnlPool(s, env_);
+      return k ? k : makeRefPool(s);
+    }
+    if (op == "Resize") return makeResize(s);
+    if (op == "Softmax") return makeSoftmax(s, env_);
+    if (op == "LayerNormalization") return makeLayerNorm(s, env_);
+    if (op == "Pad") return makePad(s);
+    if (op == "Gather") return makeGather(s);
+    if (op == "Expand") return makeExpand(s);
+    if (op == "ReduceSum" || op == "ReduceMean") return makeReduce(s, env_);
+    unsupported(s, "no CPU kernel for op '" + op + "'");
+  }
+
+  BackendOptions opts_;
+  DnnlEnv env_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Kernel>> cache_;
+};
+
+}  // namespace
+}  // namespace cpu
+
+std::unique_ptr<Backend> createCpuBackend(const BackendOptions& opts) { return std::make_unique<cpu::CpuBackend>(opts); }
+
+}  // namespace ts

@@ -1,0 +1,50 @@
+// Kernel factories of the CPU backend. dnnl_*.cpp wrap oneDNN primitives; own_*.cpp are plain C++
+// loops for ops oneDNN does not cover with ONNX semantics (or where a loop is simply enough).
+#pragma once
+
+#include <memory>
+
+#include "dnnl_base.hpp"
+
+namespace ts::cpu {
+
+using KernelPtr = std::shared_ptr<Kernel>;
+
+// dnnl_linear.cpp
+KernelPtr makeConv(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeConvTranspose(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeGemm(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeMatMul(const OpSpec& s, const DnnlEnv& env);
+
+// dnnl_misc.cpp
+KernelPtr makeEltwise(const OpSpec& s, const DnnlEnv& env);
+/** Returns null when oneDNN's binary cannot express the broadcast (src0 broadcast of Sub/Div). */
+KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env);
+/** Returns null when the ONNX window rule differs from oneDNN's (avg pool, ceil_mode, pads counted). */
+KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeSoftmax(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeLayerNorm(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeReduce(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeDnnlTranspose(const OpSpec& s, const DnnlEnv& env);
+
+// own_basic.cpp
+KernelPtr makeCopy(const OpSpec& s);
+KernelPtr makeConcat(const OpSpec& s);
+KernelPtr makeSplit(const OpSpec& s);
+KernelPtr makeBatchNorm(const OpSpec& s);
+KernelPtr makeHardSigmoid(const OpSpec& s);
+KernelPtr makeBroadcastBinary(const OpSpec& s);
+KernelPtr makeExpand(const OpSpec& s);
+KernelPtr makeTranspose(const OpSpec& s);
+
+// own_spatial.cpp
+KernelPtr makePad(const OpSpec& s);
+KernelPtr makeGather(const OpSpec& s);
+KernelPtr makeResize(const OpSpec& s);
+KernelPtr makeRefPool(const OpSpec& s);
+
+/** Throws the standard "unsupported" error naming the node. */
+[[noreturn]] void unsupported(const OpSpec& s, const std::string& why);
+void requireF32(const OpSpec& s);
+
+}  // namespace ts::cpu

@@ -1,0 +1,281 @@
+// Hand-written kernels with index arithmetic: Pad (constant), Gather, Resize (ONNX coordinate
+// rules) and a reference pooling for the one case oneDNN's window rule differs from ONNX's.
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "kernels.hpp"
+#include "own_util.hpp"
+
+namespace ts::cpu {
+
+namespace {
+
+/** Constant pad with possibly negative pads (crop): each output row is value | input slice | value. */
+class PadKernel : public OwnKernel {
+ public:
+  explicit PadKernel(const OpSpec& s) : OwnKernel("pad"), x_(s.ins[0].shape), y_(s.outShapes[0]), es_(dtypeSize(s.ins[0].dtype)) {
+    const std::string w = s.where();
+    if (attrStr(s.attrs, "mode", "constant", w) != "constant") unsupported(s, "mode '" + attrStr(s.attrs, "mode", "", w) + "' (constant only)");
+    pads_ = attrInts(s.attrs, "pads", {}, w);
+    if (pads_.size() != 2 * x_.size()) unsupported(s, "pads do not match the rank");
+    double v = attrFloat(s.attrs, "value", 0.0, w);
+    if (es_ == 4) {
+      float f = static_cast<float>(v);
+      std::memcpy(&value_, &f, 4);
+    } else {
+      int64_t i = static_cast<int64_t>(v);
+      std::memcpy(&value_, &i, 8);
+    }
+    if (x_.empty()) unsupported(s, "rank-0 input");
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* x = static_cast<const uint8_t*>(a.in[0]);
+    auto* y = static_cast<uint8_t*>(a.out[0]);
+    size_t r = x_.size();
+    int64_t inner = y_[r - 1], rows = numel(y_) / std::max<int64_t>(inner, 1);
+    Shape xs = rowStrides(x_);
+    int64_t pb = pads_[r - 1];
+    // Columns of the output row that come from the input.
+    int64_t c0 = std::max<int64_t>(0, pb), c1 = std::min<int64_t>(inner, pb + x_[r - 1]);
+    parallelFor(rows, a.ctx->opThreads, 64, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; row++) {
+        uint8_t* out = y + static_cast<size_t>(row * inner) * es_;
+        int64_t rem = row, off = 0;
+        bool inside = true;
+        for (size_t d = r - 1; d-- > 0;) {
+          int64_t idx = rem % y_[d] - pads_[d];
+          rem /= y_[d];
+          if (idx < 0 || idx >= x_[d]) inside = false;
+          off += idx * xs[d];
+        }
+        int64_t lo = inside ? c0 : inner, hi = inside ? c1 : inner;
+        if (lo > hi) lo = hi = inner;
+        fill(out, 0, lo);
+        if (hi > lo) std::memcpy(out + static_cast<size_t>(lo) * es_, x + static_cast<size_t>(off + lo - pb) * es_, static_cast<size_t>(hi - lo) * es_);
+        fill(out, hi, inner);
+      }
+    });
+  }
+
+ private:
+  void fill(uint8_t* row, int64_t from, int64_t to) const {
+    for (int64_t i = from; i < to; i++) std::memcpy(row + static_cast<size_t>(i) * es_, &value_, es_);
+  }
+  Shape x_, y_;
+  std::vector<int64_t> pads_;
+  size_t es_;
+  uint64_t value_ = 0;
+};
+
+/** out[o, i, :] = data[o, idx[i], :] over (outer = dims before axis, inner = dims after). */
+class GatherKernel : public OwnKernel {
+ public:
+  explicit GatherKernel(const OpSpec& s) : OwnKernel("gather") {
+    const Shape& d = s.ins[0].shape;
+    if (s.ins[1].dtype != DType::I64) unsupported(s, "indices must be int64");
+    int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
+    if (axis < 0) axis += static_cast<int64_t>(d.size());
+    outer_ = numel(Shape(d.begin(), d.begin() + axis));
+    dim_ = d[static_cast<size_t>(axis)];
+    rowBytes_ = static_cast<size_t>(numel(Shape(d.begin() + axis + 1, d.end()))) * dtypeSize(s.ins[0].dtype);
+    nIdx_ = numel(s.ins[1].shape);
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* data = static_cast<const uint8_t*>(a.in[0]);
+    const auto* idx = static_cast<const int64_t*>(a.in[1]);
+    auto* y = static_cast<uint8_t*>(a.out[0]);
+    for (int64_t i = 0; i < nIdx_; i++)
+      if (idx[i] < -dim_ || idx[i] >= dim_) throw Error("index " + std::to_string(idx[i]) + " out of range [" + std::to_string(-dim_) + ", " + std::to_string(dim_) + ")");
+    parallelFor(outer_ * nIdx_, a.ctx->opThreads, 64, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; k++) {
+        int64_t o = k / nIdx_, i = k % nIdx_;
+        int64_t j = idx[i] < 0 ? idx[i] + dim_ : idx[i];
+        std::memcpy(y + static_cast<size_t>(k) * rowBytes_, data + static_cast<size_t>(o * dim_ + j) * rowBytes_, rowBytes_);
+      }
+    });
+  }
+
+ private:
+  int64_t outer_, dim_, nIdx_;
+  size_t rowBytes_;
+};
+
+/** ONNX Resize coordinate transform: output index → input coordinate. */
+float sourceCoord(const std::string& mode, int64_t x, float scale, int64_t inLen, int64_t outLen) {
+  float xf = static_cast<float>(x);
+  if (mode == "half_pixel") return (xf + 0.5f) / scale - 0.5f;
+  if (mode == "pytorch_half_pixel") return outLen > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
+  if (mode == "align_corners") return outLen == 1 ? 0.f : xf * static_cast<float>(inLen - 1) / static_cast<float>(outLen - 1);
+  if (mode == "asymmetric") return xf / scale;
+  return (xf + 0.5f) / scale;  // tf_half_pixel_for_nn
+}
+
+int64_t nearestIndex(const std::string& mode, float c) {
+  if (mode == "floor") return static_cast<int64_t>(std::floor(c));
+  if (mode == "ceil") return static_cast<int64_t>(std::ceil(c));
+  float fl = std::floor(c);
+  if (c - fl == 0.5f) return static_cast<int64_t>(mode == "round_prefer_ceil" ? fl + 1 : fl);
+  return static_cast<int64_t>(std::round(c));
+}
+
+/**
+ * Resize with ONNX (opset ≥ 11) semantics and defaults: coordinate_transformation_mode half_pixel,
+ * nearest_mode round_prefer_floor. The scale in the coordinate rule is the attribute when
+ * float32(scale)·in floors to the output size (what onnxruntime is given), else output/input.
+ * nearest: any rank; linear: the last two dims (others must keep their size), coordinates clamped
+ * to the input like onnxruntime's bilinear kernel.
+ */
+class ResizeKernel : public OwnKernel {
+ public:
+  explicit ResizeKernel(const OpSpec& s) : OwnKernel("resize"), x_(s.ins[0].shape), y_(s.outShapes[0]) {
+    requireF32(s);
+    const std::string w = s.where();
+    std::string mode = attrStr(s.attrs, "mode", "nearest", w);
+    std::string ctm = attrStr(s.attrs, "coordinate_transformation_mode", "half_pixel", w);
+    std::string nm = attrStr(s.attrs, "nearest_mode", "round_prefer_floor", w);
+    if (mode != "nearest" && mode != "linear") unsupported(s, "mode '" + mode + "' (nearest, linear)");
+    static const char* modes[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"};
+    if (std::none_of(std::begin(modes), std::end(modes), [&](const char* m) { return ctm == m; })) unsupported(s, "coordinate_transformation_mode '" + ctm + "'");
+    if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil") unsupported(s, "nearest_mode '" + nm + "'");
+    auto scales = attrFloats(s.attrs, "scales", {}, w);
+    if (scales.size() != x_.size() || x_.empty()) unsupported(s, "scales do not match the rank");
+    linear_ = mode == "linear";
+    size_t r = x_.size();
+    if (linear_) {
+      if (r < 2) unsupported(s, "linear resize of a rank-1 tensor");
+      for (size_t d = 0; d + 2 < r; d++)
+        if (x_[d] != y_[d]) unsupported(s, "linear resize of a dim other than the last two");
+    }
+    for (size_t d = 0; d < r; d++) {
+      float sc = static_cast<float>(scales[d]);
+      bool exact = static_cast<double>(sc) == scales[d] && static_cast<int64_t>(std::floor(sc * static_cast<float>(x_[d]))) == y_[d];
+      float used = exact ? sc : static_cast<float>(y_[d]) / static_cast<float>(x_[d]);
+      std::vector<int64_t> i0(static_cast<size_t>(y_[d])), i1(static_cast<size_t>(y_[d]));
+      std::vector<float> f(static_cast<size_t>(y_[d]));
+      for (int64_t o = 0; o < y_[d]; o++) {
+        float c = sourceCoord(ctm, o, used, x_[d], y_[d]);
+        if (linear_ && d + 2 >= r) {
+          c = std::max(0.f, std::min(c, static_cast<float>(x_[d] - 1)));
+          int64_t a = std::min<int64_t>(static_cast<int64_t>(c), x_[d] - 1);
+          i0[static_cast<size_t>(o)] = a;
+          i1[static_cast<size_t>(o)] = std::min<int64_t>(a + 1, x_[d] - 1);
+          f[static_cast<size_t>(o)] = i0[static_cast<size_t>(o)] == i1[static_cast<size_t>(o)] ? 0.f : c - static_cast<float>(a);
+        } else if (linear_) {
+          i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = o;  // size kept: identity
+        } else {
+          int64_t k = nearestIndex(nm, c);
+          i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = std::max<int64_t>(0, std::min<int64_t>(k, x_[d] - 1));
+        }
+      }
+      lo_.push_back(std::move(i0));
+      hi_.push_back(std::move(i1));
+      frac_.push_back(std::move(f));
+    }
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* x = static_cast<const float*>(a.in[0]);
+    auto* y = static_cast<float*>(a.out[0]);
+    size_t r = x_.size();
+    Shape xs = rowStrides(x_);
+    int64_t inner = y_[r - 1], rows = numel(y_) / std::max<int64_t>(inner, 1);
+    const auto& li = lo_[r - 1];
+    const auto& hi = hi_[r - 1];
+    const auto& fi = frac_[r - 1];
+    parallelFor(rows, a.ctx->opThreads, 16, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; row++) {
+        float* out = y + row * inner;
+        int64_t rem = row, off = 0, offB = 0;
+        float fr = 0;
+        for (size_t d = r - 1; d-- > 0;) {
+          auto o = static_cast<size_t>(rem % y_[d]);
+          rem /= y_[d];
+          off += lo_[d][o] * xs[d];
+          if (linear_ && d == r - 2) {
+            offB = (hi_[d][o] - lo_[d][o]) * xs[d];
+            fr = frac_[d][o];
+          }
+        }
+        const float* p = x + off;
+        if (!linear_) {
+          for (int64_t i = 0; i < inner; i++) out[i] = p[li[static_cast<size_t>(i)]];
+          continue;
+        }
+        const float* q = p + offB;
+        for (int64_t i = 0; i < inner; i++) {
+          auto k = static_cast<size_t>(i);
+          float top = p[li[k]] + fi[k] * (p[hi[k]] - p[li[k]]);
+          float bot = q[li[k]] + fi[k] * (q[hi[k]] - q[li[k]]);
+          out[i] = top + fr * (bot - top);
+        }
+      }
+    });
+  }
+
+ private:
+  Shape x_, y_;
+  bool linear_ = false;
+  std::vector<std::vector<int64_t>> lo_, hi_;
+  std::vector<std::vector<float>> frac_;
+};
+
+/**
+ * Reference 2-D pooling with ONNX/onnxruntime window rules: a window covers [start, start + k·d)
+ * clipped to [−pad_begin, in + pad_end); max ignores padding; average divides by the clipped window
+ * (count_include_pad) or by the in-input part.
+ */
+class RefPoolKernel : public OwnKernel {
+ public:
+  explicit RefPoolKernel(const OpSpec& s) : OwnKernel("pool"), x_(s.ins[0].shape), y_(s.outShapes[0]) {
+    requireF32(s);
+    const std::string w = s.where();
+    k_ = attrInts(s.attrs, "kernel_shape", {}, w);
+    st_ = attrInts(s.attrs, "strides", {1, 1}, w);
+    dl_ = attrInts(s.attrs, "dilations", {1, 1}, w);
+    pd_ = attrInts(s.attrs, "pads", {0, 0, 0, 0}, w);
+    isMax_ = s.op == "MaxPool";
+    countPad_ = attrInt(s.attrs, "count_include_pad", 0, w) != 0;
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* x = static_cast<const float*>(a.in[0]);
+    auto* y = static_cast<float*>(a.out[0]);
+    int64_t H = x_[2], W = x_[3], OH = y_[2], OW = y_[3];
+    parallelFor(x_[0] * x_[1], a.ctx->opThreads, 1, [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; nc++) {
+        const float* xp = x + nc * H * W;
+        float* yp = y + nc * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++)
+          for (int64_t ow = 0; ow < OW; ow++) {
+            int64_t h0 = oh * st_[0] - pd_[0], w0 = ow * st_[1] - pd_[1];
+            int64_t hEnd = std::min(h0 + (k_[0] - 1) * dl_[0] + 1, H + pd_[2]), wEnd = std::min(w0 + (k_[1] - 1) * dl_[1] + 1, W + pd_[3]);
+            float acc = isMax_ ? -FLT_MAX : 0.f;
+            int64_t inCount = 0, padCount = 0;
+            for (int64_t h = h0; h < hEnd; h += dl_[0])
+              for (int64_t ww = w0; ww < wEnd; ww += dl_[1]) {
+                padCount++;
+                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                float v = xp[h * W + ww];
+                acc = isMax_ ? std::max(acc, v) : acc + v;
+                inCount++;
+              }
+            if (!isMax_) acc /= static_cast<float>(std::max<int64_t>(1, countPad_ ? padCount : inCount));
+            yp[oh * OW + ow] = acc;
+          }
+      }
+    });
+  }
+
+ private:
+  Shape x_, y_;
+  std::vector<int64_t> k_, st_, dl_, pd_;
+  bool isMax_ = false, countPad_ = false;
+};
+
+}  // namespace
+
+KernelPtr makePad(const OpSpec& s) { return std::make_shared<PadKernel>(s); }
+KernelPtr makeGather(const OpSpec& s) { return std::make_shared<GatherKernel>(s); }
+KernelPtr makeResize(const OpSpec& s) { return std::make_shared<ResizeKernel>(s); }
+KernelPtr makeRefPool(const OpSpec& s) { return std::make_shared<RefPoolKernel>(s); }
+
+}  // namespace ts::cpu

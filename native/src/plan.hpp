@@ -1,0 +1,72 @@
+// A prepared (model, schedule, memory plan): the schedule checked and turned into stages of groups
+// of steps, merge stages fused into one convolution each, and the memory plan (when given) checked
+// for overflow and for overlapping tensors that can be live at the same time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model.hpp"
+
+namespace ts {
+
+/** A fused convolution for a merge stage: one conv over the shared input, split afterwards. */
+struct MergedConv {
+  std::shared_ptr<Kernel> kernel;
+  std::shared_ptr<const void> consts;
+  /** Splits the fused output [N, sum O, H, W] back into each conv's output. */
+  std::shared_ptr<Kernel> split;
+  void* weights = nullptr;  // device memory: [sum O, C, KH, KW] then [sum O] bias
+  size_t weightBytes = 0;
+  size_t biasOffset = 0;
+  Backend* backend = nullptr;
+  Shape fusedShape;              // [N, sum O, H, W]
+  std::vector<int64_t> channels;  // O of each conv, in group order
+  ~MergedConv();
+};
+
+struct Step {
+  /** The node, or every conv of a merge stage (group order). */
+  std::vector<int> nodes;
+  /** Distinct non-weight tensors the step reads (for freeing) and the tensors it writes. */
+  std::vector<int> reads;
+  std::vector<int> writes;
+  std::shared_ptr<MergedConv> merge;
+  /** Estimated cost (arbitrary units) used to balance streams. */
+  double cost = 0;
+};
+
+struct GroupPlan {
+  std::vector<Step> steps;
+  double cost = 0;
+};
+
+struct StagePlan {
+  bool merge = false;
+  std::vector<GroupPlan> groups;
+};
+
+struct NodePos {
+  int stage = -1, group = -1, pos = -1;
+};
+
+struct Prepared {
+  std::shared_ptr<Model> model;
+  std::vector<StagePlan> stages;
+  std::vector<NodePos> pos;  // per node
+  /** Per tensor: steps reading it, +1 for graph outputs (held to the end of the task). */
+  std::vector<int> useCount;
+  bool hasPlan = false;
+  size_t arenaBytes = 0;
+  std::vector<int64_t> offsets;  // per tensor, -1 for weights
+  size_t stepCount = 0;
+};
+
+/**
+ * doc: { schedule: {model, batch, stages: [{kind, groups}]}, plan?: {arenaBytes, offsets: {tensor: byte offset}} }.
+ * Throws Error naming the rule and node (schedule) or tensor (plan).
+ */
+std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const json& doc, Backend& backend);
+
+}  // namespace ts

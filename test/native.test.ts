@@ -1,0 +1,279 @@
+/**
+ * Native executor (C++ core, oneDNN CPU backend): outputs equal onnxruntime's on graphs covering
+ * every IR op, under every memory mode and with 1 or 2 streams; merge stages; bad input of every
+ * kind (schedule, op, plan, backend) is a JS error naming the cause while other runs complete;
+ * concurrent run() calls. Skipped as a whole only when the addon is not built (CI builds it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
+import type { Graph } from '../graphs/ir.js';
+import { greedyPartition } from '../graphs/partition/index.js';
+import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
+import { loadNative, type MemoryPlan, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
+import { convOps, indexOps, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+
+const available = nativeAvailable();
+if (!available) {
+  try {
+    loadNative();
+  } catch (e) {
+    console.warn(`native executor tests skipped: ${(e as Error).message}`);
+  }
+}
+
+/** Each activation in its own region: a plan with no reuse (always valid). */
+function naivePlan(graph: Graph): MemoryPlan {
+  const offsets: Record<string, number> = {};
+  let size = 0;
+  const place = (name: string, bytes: number) => {
+    offsets[name] = size;
+    size += Math.ceil(bytes / 64) * 64;
+  };
+  for (const v of graph.inputs) place(v.name, v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'int64' ? 8 : 4));
+  for (const n of graph.nodes) {
+    n.outputs.forEach((t, k) => {
+      place(t, n.outShapes[k].reduce((a, b) => a * b, 1) * (n.outDtypes[k] === 'int64' ? 8 : 4));
+    });
+  }
+  return { arenaBytes: size, offsets };
+}
+
+/** twoBranch's schedule: stage 0 = the two conv chains side by side, stage 1 = the join. */
+function branchSchedule(g: Graph): Schedule {
+  const chain = (start: string) => {
+    const ids: string[] = [];
+    let cur = g.nodes.find((n) => n.id === start);
+    while (cur && cur.op !== 'Add') {
+      ids.push(cur.id);
+      const out = cur.outputs[0];
+      cur = g.nodes.find((n) => n.inputs.includes(out));
+    }
+    return ids;
+  };
+  const join = g.nodes[g.nodes.length - 1].id;
+  return {
+    model: g.name,
+    batch: g.batch,
+    stages: [
+      { kind: 'parallel', groups: [chain('l0'), chain('r0')] },
+      { kind: 'parallel', groups: [[join]] },
+    ],
+  };
+}
+
+const cpu = new RooflineCostModel(devicePreset('cpu-2core'));
+
+describe.skipIf(!available)('native executor', () => {
+  let ex: NativeExecutor;
+  beforeAll(() => {
+    ex = new NativeExecutor({ streams: 2 });
+  });
+  afterAll(() => ex?.close());
+
+  async function expectMatchesOrt(graph: Graph, schedules: Schedule[], memory: ('caching' | 'planned' | 'trace')[] = ['caching']) {
+    const model = await ex.loadModel(graph, { seed: 3 });
+    const ref = await ortOutputs(graph, 3, model.inputs);
+    for (const schedule of schedules) {
+      for (const mode of memory) {
+        const report = await ex.run([{ model, schedule }], { memory: mode, outputs: true }); // planned: the arena planner's plan
+        const out = report.tasks[0].outputs ?? {};
+        for (const v of graph.outputs) {
+          const d = relDiff(out[v.name] as Float32Array, ref.get(v.name) as Float32Array);
+          expect(d, `${graph.name} output '${v.name}' (${mode}, ${schedule.stages.length} stages)`).toBeLessThanOrEqual(1e-3);
+        }
+      }
+    }
+    return model;
+  }
+
+  it('matches onnxruntime on convolutions, normalization, activations and pooling', async () => {
+    const g = convOps();
+    await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned', 'trace']);
+  });
+
+  it('matches onnxruntime on broadcasting binaries, transposes, matmuls, layer norm, softmax and Gemm forms', async () => {
+    const g = tensorOps();
+    await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
+  });
+
+  it('matches onnxruntime on gather, expand, reductions, pad, split and every resize mode', async () => {
+    const g = indexOps();
+    await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
+  });
+
+  it('runs a merge stage as one fused convolution with the same outputs', async () => {
+    const g = siblings();
+    const merged: Schedule = {
+      model: g.name,
+      batch: 1,
+      stages: [
+        { kind: 'merge', groups: [['k1'], ['k3'], ['k5']] },
+        { kind: 'parallel', groups: [[g.nodes[3].id]] },
+      ],
+    };
+    await expectMatchesOrt(g, [merged, sequentialSchedule(g)], ['caching', 'planned']);
+  });
+
+  it('reports per-op, per-stage and per-task timings and memory figures', async () => {
+    const g = twoBranch(16, 2, 8);
+    const model = await ex.loadModel(g);
+    const schedule = branchSchedule(g);
+    const report = await ex.run([{ model, schedule, plan: naivePlan(g) }], { memory: 'planned' });
+    const t = report.tasks[0];
+    expect(t.stages).toHaveLength(2);
+    expect(report.ops).toHaveLength(g.nodes.length);
+    const streams = new Set(report.ops.filter((o) => o.node !== g.nodes.at(-1)?.id).map((o) => o.stream));
+    expect(streams.size).toBe(2); // the two branches ran on two streams
+    for (const o of report.ops) {
+      expect(o.endUs).toBeGreaterThanOrEqual(o.startUs);
+      expect(o.startUs).toBeGreaterThanOrEqual(t.beginUs);
+      expect(o.endUs).toBeLessThanOrEqual(t.endUs);
+    }
+    const s = t.stages ?? [];
+    expect(s[1].startUs).toBeGreaterThanOrEqual(s[0].endUs); // stage barrier
+    expect(t.arenaBytes).toBe(naivePlan(g).arenaBytes);
+    expect(t.loadBytes).toBeGreaterThan(0);
+    expect(t.loadBytes).toBeLessThanOrEqual(t.naiveBytes);
+    const traced = await ex.run([{ model, schedule }], { memory: 'trace' });
+    const trace = traced.tasks[0].trace ?? [];
+    expect(trace.map((e) => e.tensor).sort()).toEqual([...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => n.outputs)].sort());
+    for (const e of trace) expect(e.freeSeq).toBeGreaterThan(e.allocSeq);
+  });
+
+  it('rejects bad schedules naming the rule and the node', async () => {
+    const g = twoBranch(8, 2, 4);
+    const model = await ex.loadModel(g);
+    const seq = sequentialSchedule(g);
+    const missing: Schedule = { ...seq, stages: seq.stages.slice(1) };
+    await expect(ex.run([{ model, schedule: missing }])).rejects.toThrow(/\[missing-node\] 'l0' is in no stage/);
+    const swapped: Schedule = { ...seq, stages: [seq.stages[1], seq.stages[0], ...seq.stages.slice(2)] };
+    await expect(ex.run([{ model, schedule: swapped }])).rejects.toThrow(/\[stage-order\]/);
+    const unknown: Schedule = { ...seq, stages: [...seq.stages, { kind: 'parallel', groups: [['nope']] }] };
+    await expect(ex.run([{ model, schedule: unknown }])).rejects.toThrow(/\[unknown-node\].*'nope'/);
+    const badMerge: Schedule = {
+      ...seq,
+      stages: [{ kind: 'merge', groups: [['l0'], ['relu_1']] }, ...seq.stages.filter((s) => !['l0', 'relu_1'].includes(s.groups[0][0]))],
+    };
+    await expect(ex.run([{ model, schedule: badMerge }])).rejects.toThrow(/\[merge\]/);
+  });
+
+  it('rejects unsupported ops and attributes at load time, naming the node', async () => {
+    const g = twoBranch(8, 1, 4);
+    const bad: Graph = { ...g, nodes: g.nodes.map((n) => (n.id === 'l0' ? { ...n, attrs: { ...n.attrs, auto_pad: 'SAME_UPPER' } } : n)) };
+    await expect(ex.loadModel(bad)).rejects.toThrow(/node 'l0' \(Conv\): unsupported by the CPU backend: auto_pad 'SAME_UPPER'/);
+    const alien: Graph = { ...g, nodes: g.nodes.map((n) => (n.id === 'r0' ? { ...n, op: 'Einsum' as Graph['nodes'][number]['op'] } : n)) };
+    await expect(ex.loadModel(alien)).rejects.toThrow(/node 'r0' \(Einsum\).*no CPU kernel/);
+  });
+
+  it('rejects arena overflow and overlapping live tensors, naming the tensors', async () => {
+    const g = twoBranch(8, 2, 4);
+    const model = await ex.loadModel(g);
+    const schedule = sequentialSchedule(g);
+    const plan = naivePlan(g);
+    await expect(ex.run([{ model, schedule, plan: { ...plan, arenaBytes: plan.arenaBytes - 64 } }], { memory: 'planned' })).rejects.toThrow(
+      /arena overflow: tensor '[^']+' needs bytes/,
+    );
+    // l0 written over the input x, which r0 still has to read.
+    const clash = { ...plan, offsets: { ...plan.offsets, l0: plan.offsets.x } };
+    await expect(ex.run([{ model, schedule, plan: clash }], { memory: 'planned' })).rejects.toThrow(/bad offsets: tensors '(x|l0)'.*and '(x|l0)'.*overlap/);
+    // Without a plan of its own a planned item gets the arena planner's, which the check accepts.
+    const auto = await ex.run([{ model, schedule }], { memory: 'planned' });
+    expect(auto.tasks[0].arenaBytes).toBeLessThan(plan.arenaBytes);
+    expect(auto.tasks[0].arenaBytes).toBeGreaterThanOrEqual(auto.tasks[0].loadBytes ?? 0);
+    const missing = { ...plan, offsets: Object.fromEntries(Object.entries(plan.offsets).filter(([k]) => k !== 'r0')) };
+    await expect(ex.run([{ model, schedule, plan: missing }], { memory: 'planned' })).rejects.toThrow(/no offset for tensor 'r0'/);
+  });
+
+  it('fails to create a CUDA executor with a clear error', () => {
+    const b = loadNative();
+    expect(() => new NativeExecutor({ backend: 'cuda' })).toThrow(b.cudaBuilt ? /CUDA/ : /CUDA backend not built/);
+  });
+
+  it('keeps running other work while a bad request fails, and runs concurrent run() calls correctly', async () => {
+    const a = convOps();
+    const bGraph = tensorOps();
+    const ma = await ex.loadModel(a, { seed: 3 });
+    const mb = await ex.loadModel(bGraph, { seed: 3 });
+    const refA = await ortOutputs(a, 3, ma.inputs);
+    const refB = await ortOutputs(bGraph, 3, mb.inputs);
+    const sa = greedyPartition(a, cpu, {}).schedule;
+    const sb = sequentialSchedule(bGraph);
+    const runs: Promise<unknown>[] = [];
+    const check = (m: ModelHandle, ref: Map<string, Float32Array | BigInt64Array>) => (r: Awaited<ReturnType<NativeExecutor['run']>>) => {
+      for (const t of r.tasks)
+        for (const v of m.graph.outputs) expect(relDiff(t.outputs?.[v.name] as Float32Array, ref.get(v.name) as Float32Array)).toBeLessThanOrEqual(1e-3);
+    };
+    for (let i = 0; i < 6; i++) {
+      runs.push(
+        ex
+          .run(
+            [
+              { model: ma, schedule: sa },
+              { model: mb, schedule: sb },
+            ],
+            { outputs: true },
+          )
+          .then((r) => {
+            check(ma, refA)({ ...r, tasks: [r.tasks[0]] });
+            check(mb, refB)({ ...r, tasks: [r.tasks[1]] });
+          }),
+      );
+      if (i === 2) {
+        const bad = { ...sb, stages: sb.stages.slice(1) };
+        runs.push(expect(ex.run([{ model: mb, schedule: bad }])).rejects.toThrow(/missing-node/));
+        const plan = naivePlan(bGraph);
+        runs.push(expect(ex.run([{ model: mb, schedule: sb, plan: { ...plan, arenaBytes: 8 } }], { memory: 'planned' })).rejects.toThrow(/arena overflow/));
+      }
+    }
+    await Promise.all(runs);
+  });
+
+  it("plans 'trace' memory from the first k traced runs, and refuses a plan that is unsafe", async () => {
+    const g = convOps();
+    const traced = new NativeExecutor({ streams: 1, traceRuns: 2 });
+    try {
+      const model = await traced.loadModel(g, { seed: 3 });
+      const ref = await ortOutputs(model.graph, 3, model.inputs);
+      const schedule = sequentialSchedule(g);
+      const modes: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await traced.run([{ model, schedule }], { memory: 'trace', outputs: true });
+        modes.push(r.tasks[0].memory);
+        for (const v of g.outputs) expect(relDiff(r.tasks[0].outputs?.[v.name] as Float32Array, ref.get(v.name) as Float32Array)).toBeLessThanOrEqual(1e-3);
+      }
+      expect(modes).toEqual(['trace', 'trace', 'planned', 'planned']);
+      const st = traced.traceState(model, schedule);
+      expect(st?.error).toBeUndefined();
+      expect(st?.plan?.arenaBytes).toBeLessThan(naivePlan(g).arenaBytes); // the trace plan reuses memory
+      // A planner that ignores lifetimes: the plan is refused and runs stay traced.
+      const reckless = new NativeExecutor({
+        streams: 1,
+        tracePlanner: (gr) => ({ arenaBytes: 1 << 20, offsets: Object.fromEntries(Object.keys(naivePlan(gr).offsets).map((k) => [k, 0])) }),
+        traceRuns: 1,
+      });
+      try {
+        const m2 = await reckless.loadModel(g);
+        await reckless.run([{ model: m2, schedule }], { memory: 'trace' });
+        const r2 = await reckless.run([{ model: m2, schedule }], { memory: 'trace' });
+        expect(r2.tasks[0].memory).toBe('trace');
+        expect(reckless.traceState(m2, schedule)?.error).toMatch(/bad offsets/);
+      } finally {
+        reckless.close();
+      }
+    } finally {
+      traced.close();
+    }
+  });
+
+  it('uses given inputs and checks their size', async () => {
+    const g = twoBranch(8, 1, 4);
+    const model = await ex.loadModel(g, { seed: 5 });
+    const x = new Float32Array(4 * 8 * 8).fill(0.5);
+    const ref = await ortOutputs(g, 5, [x]);
+    const r = await ex.run([{ model, schedule: sequentialSchedule(g), inputs: { x } }], { outputs: true });
+    expect(relDiff(r.tasks[0].outputs?.[g.outputs[0].name] as Float32Array, ref.get(g.outputs[0].name) as Float32Array)).toBeLessThanOrEqual(1e-3);
+    await expect(ex.run([{ model, schedule: sequentialSchedule(g), inputs: [new Float32Array(3)] }])).rejects.toThrow(
+      /input 'x' of 'two_branch' needs 1024 bytes/,
+    );
+  });
+});
