@@ -45,14 +45,15 @@ const GiB = 1024 ** 3;
 
 /**
  * Presets: datasheet peaks scaled by a typical achievable fraction (0.7 compute, 0.8 bandwidth on
- * GPUs). The CPU preset is this project's 2-core CI machine with single-threaded ops per stream;
- * calibrate it (or replace it by a profiled table) before trusting absolute numbers.
+ * GPUs). The CPU preset is this project's 2-core CI machine (AVX2) with single-threaded ops per
+ * stream: 70 GFLOP/s per core is what the oneDNN executor reaches on Inception-v3 (11.4 GFLOP in
+ * 156 ms, sequential, 1 thread; docs/results/executor.md). For other machines use a profiled table.
  */
 export const DEVICE_PRESETS: Record<string, DeviceSpec> = {
   'cpu-2core': {
     name: 'cpu-2core',
     kind: 'cpu',
-    peakFlops: 2 * 40 * G,
+    peakFlops: 2 * 70 * G,
     memBandwidth: 12 * G,
     launchMs: 0.002,
     syncMs: 0.005,

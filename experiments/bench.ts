@@ -1,0 +1,139 @@
+/**
+ * `npm run bench` / `topsched bench [sections...]`: the project's speed and memory targets, measured
+ * side by side in one run and printed as tables with the machine and date. Sections: native, sim,
+ * agents (default: all). Add `--json` for machine-readable output.
+ */
+import { benchMaddpg } from '../agents/bench.js';
+import { benchSimulator } from '../env/bench.js';
+import { ZOO } from '../graphs/zoo/index.js';
+import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, twoBranchSpeedup } from '../native/bench.js';
+import { nativeAvailable, planSchedule } from '../native/index.js';
+import { bytes, table } from './format.js';
+import { machineLine } from './machine.js';
+
+export const BENCH_SECTIONS = ['native', 'sim', 'agents'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
+
+export interface BenchOptions {
+  sections?: BenchSection[];
+  /** RSS drift runs (the target is 10,000). */
+  leakRuns?: number;
+  print?: (text: string) => void;
+}
+
+const target = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+async function benchNative(print: (t: string) => void, leakRuns: number): Promise<Record<string, unknown>> {
+  if (!nativeAvailable()) {
+    print('native: addon not built (npm run build:native) — skipped');
+    return { skipped: 'addon not built' };
+  }
+  const dispatch = await dispatchOverhead();
+  const branch = await twoBranchSpeedup();
+  const inc = await inceptionComparison();
+  print(
+    table(
+      ['native executor (cpu)', 'measured', 'target', ''],
+      [
+        ['(a) dispatch overhead, chain of 2000 tiny ops', `${dispatch.usPerOp.toFixed(2)} µs/op`, '≤ 2 µs/op', target(dispatch.usPerOp <= 2)],
+        [
+          '(b) two-branch graph, 2 streams vs 1',
+          `${branch.speedup.toFixed(2)}× (${branch.oneStreamMs.toFixed(2)} → ${branch.twoStreamsMs.toFixed(2)} ms)`,
+          '≥ 1.7×',
+          target(branch.speedup >= 1.7),
+        ],
+      ],
+    ),
+  );
+  print('');
+  const base = inc.seq1Thread.medianMs;
+  print(
+    table(
+      ['(c) Inception-v3, batch 1', 'median ms', 'vs sequential 1-thread'],
+      [
+        ['sequential, 1 stream, ops 1-threaded', inc.seq1Thread.medianMs.toFixed(2), '1.00×'],
+        ['sequential, 1 stream, ops 2-threaded', inc.seq2Threads.medianMs.toFixed(2), `${(base / inc.seq2Threads.medianMs).toFixed(2)}×`],
+        [`ios-dp (${inc.iosStages} stages), 2 streams`, inc.iosDp2Streams.medianMs.toFixed(2), `${(base / inc.iosDp2Streams.medianMs).toFixed(2)}×`],
+        ['onnxruntime-node, 2 intra-op threads', inc.ort2Threads.medianMs.toFixed(2), `${(base / inc.ort2Threads.medianMs).toFixed(2)}×`],
+      ],
+    ),
+  );
+  print('');
+  const mem = await memoryRatios(planSchedule, Object.keys(ZOO));
+  print(
+    table(
+      ['(d) memory, sequential schedule', 'arena', 'LOAD', 'naive', 'arena/LOAD', 'arena/naive', 'caching reserved'],
+      mem.map((m) => [
+        m.model,
+        bytes(m.arenaBytes),
+        bytes(m.loadBytes),
+        bytes(m.naiveBytes),
+        m.arenaOverLoad.toFixed(3),
+        m.arenaOverNaive.toFixed(3),
+        bytes(m.cachingReservedBytes),
+      ]),
+    ),
+  );
+  const worst = Math.max(...mem.map((m) => m.arenaOverLoad));
+  print(`worst arena/LOAD ${worst.toFixed(3)} (target ≤ 1.02: ${target(worst <= 1.02)})`);
+  print('');
+  const leak = await rssDrift({ runs: leakRuns });
+  print(
+    `(e) RSS over ${leak.runs} squeezenet1_1 runs: ${leak.rssStartMiB.toFixed(1)} → ${leak.rssEndMiB.toFixed(1)} MiB (${leak.driftKiBPer1000Runs.toFixed(1)} KiB per 1000 runs)`,
+  );
+  return { dispatch, branch, inception: inc, memory: mem, leak };
+}
+
+function benchSim(print: (t: string) => void): Record<string, unknown> {
+  const runs = [benchSimulator({ mode: 'streams' }), benchSimulator({ mode: 'streams' }), benchSimulator({ mode: 'streams' })];
+  const best = runs.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
+  print(
+    table(
+      ['simulator (one core)', 'measured', 'target', ''],
+      [
+        [
+          `op events/s, ${best.models.length}-model workload, ${best.tasks} tasks, best of 3`,
+          `${(best.eventsPerSec / 1e6).toFixed(2)} M`,
+          '≥ 2 M',
+          target(best.eventsPerSec >= 2e6),
+        ],
+      ],
+    ),
+  );
+  return { simulator: runs };
+}
+
+async function benchAgents(print: (t: string) => void): Promise<Record<string, unknown>> {
+  const rows = await benchMaddpg({ backends: ['cpu', 'wasm'], actSteps: 2000, updates: 10 });
+  print(
+    table(
+      ['MADDPG training (openai sizes: batch 1024, 2×64)', 'backend', 'ms/update', 'train steps/s', 'env steps/s'],
+      rows.map((r) => [`${r.agents} agents`, r.backend, r.msPerUpdate.toFixed(1), r.trainStepsPerSec.toFixed(0), r.envStepsPerSec.toFixed(0)]),
+    ),
+  );
+  return { maddpg: rows };
+}
+
+export async function runBench(opts: BenchOptions = {}): Promise<Record<string, unknown>> {
+  const sections = opts.sections?.length ? opts.sections : [...BENCH_SECTIONS];
+  const print = opts.print ?? ((t: string) => console.log(t));
+  print(`topsched bench — ${machineLine()}`);
+  const out: Record<string, unknown> = {};
+  for (const s of sections) {
+    print('');
+    if (s === 'native') out.native = await benchNative(print, opts.leakRuns ?? 10_000);
+    else if (s === 'sim') out.sim = benchSim(print);
+    else out.agents = await benchAgents(print);
+  }
+  return out;
+}
+
+// `node dist/experiments/bench.js [native|sim|agents ...] [--json]`
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const sections = args.filter((a) => !a.startsWith('--')) as BenchSection[];
+  for (const s of sections) if (!BENCH_SECTIONS.includes(s)) throw new Error(`unknown bench section '${s}' (${BENCH_SECTIONS.join(', ')})`);
+  const result = await runBench({ sections, print: json ? () => {} : undefined });
+  if (json) console.log(JSON.stringify(result, null, 2));
+}
