@@ -28,6 +28,8 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
     print('native: addon not built (npm run build:native) — skipped');
     return { skipped: 'addon not built' };
   }
+  // The leak check runs first, in a process that has loaded nothing else, so RSS reflects the executor alone.
+  const leak = await rssDrift({ runs: leakRuns });
   const dispatch = await dispatchOverhead();
   const branch = await twoBranchSpeedup();
   const inc = await inceptionComparison();
@@ -44,6 +46,10 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
         ],
       ],
     ),
+  );
+  print('');
+  print(
+    `(e) RSS over ${leak.runs} squeezenet1_1 runs after 500 warm-up runs: ${leak.rssStartMiB.toFixed(1)} → ${leak.rssEndMiB.toFixed(1)} MiB (${leak.driftKiBPer1000Runs.toFixed(1)} KiB per 1000 runs)`,
   );
   print('');
   const base = inc.seq1Thread.medianMs;
@@ -77,10 +83,6 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
   const worst = Math.max(...mem.map((m) => m.arenaOverLoad));
   print(`worst arena/LOAD ${worst.toFixed(3)} (target ≤ 1.02: ${target(worst <= 1.02)})`);
   print('');
-  const leak = await rssDrift({ runs: leakRuns });
-  print(
-    `(e) RSS over ${leak.runs} squeezenet1_1 runs: ${leak.rssStartMiB.toFixed(1)} → ${leak.rssEndMiB.toFixed(1)} MiB (${leak.driftKiBPer1000Runs.toFixed(1)} KiB per 1000 runs)`,
-  );
   return { dispatch, branch, inception: inc, memory: mem, leak };
 }
 
