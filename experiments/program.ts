@@ -1,8 +1,14 @@
 /** The commander program behind `topsched`; tests drive it in-process through `createProgram()`. */
 import { Command } from 'commander';
+import { registerBench } from './commands/bench.js';
+import { registerEnvCheck } from './commands/env-check.js';
+import { registerInfo } from './commands/info.js';
 import { registerModels } from './commands/models.js';
 import { registerPartition } from './commands/partition.js';
+import { registerProfile } from './commands/profile.js';
 import { registerReproduce } from './commands/reproduce.js';
+import { registerRun } from './commands/run.js';
+import { registerSimulate } from './commands/simulate.js';
 
 export function createProgram(): Command {
   const program = new Command();
@@ -13,6 +19,12 @@ export function createProgram(): Command {
     .showHelpAfterError();
   registerModels(program);
   registerPartition(program);
+  registerRun(program);
+  registerProfile(program);
+  registerSimulate(program);
+  registerEnvCheck(program);
+  registerInfo(program);
+  registerBench(program);
   registerReproduce(program);
   return program;
 }

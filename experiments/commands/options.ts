@@ -15,3 +15,13 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
     return value as T;
   };
 }
+
+/** A finite number > 0 (or ≥ `min` when given), e.g. seconds of env time. */
+export function numberOption(name: string, min?: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    const ok = value.trim() !== '' && Number.isFinite(n) && (min === undefined ? n > 0 : n >= min);
+    if (!ok) throw new InvalidArgumentError(`${name} expects a number ${min === undefined ? '> 0' : `>= ${min}`}, got '${value}'`);
+    return n;
+  };
+}
