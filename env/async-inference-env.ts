@@ -368,7 +368,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.executor.streamBusyMs(this.busyNow);
     for (let s = 0; s < this.busyNow.length; s++) {
       const f = this.lastDtMs > 0 ? (this.busyNow[s] - this.busyPrev[s]) / this.lastDtMs : 0;
-      this.stepBusy[s] = f < 0 ? 0 : f > 1 ? 1 : f;
+      this.stepBusy[s] = f < 0 ? 0 : Math.min(f, 1);
       this.busyPrev[s] = this.busyNow[s];
     }
     const { completed, violations } = this.c.stepTotals();

@@ -25,7 +25,7 @@ export class LatencyHistogram {
   }
 
   add(ms: number, count = 1): void {
-    const v = ms > MIN_MS ? ms : MIN_MS;
+    const v = Math.max(ms, MIN_MS);
     let b = 1 + Math.floor(Math.log(v / MIN_MS) / LOG_G);
     if (ms <= MIN_MS) b = 0;
     if (b >= BUCKETS) b = BUCKETS - 1;

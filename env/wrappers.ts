@@ -198,7 +198,7 @@ export class NormalizeObservation<A> extends ParallelWrapper<Float32Array, A> {
     const out = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) {
       const v = (x[i] - st.mean[i]) / Math.sqrt(st.var[i] + eps);
-      out[i] = v > clip ? clip : v < -clip ? -clip : v;
+      out[i] = v > clip ? clip : Math.max(v, -clip);
     }
     return out;
   }

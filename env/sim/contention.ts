@@ -68,8 +68,7 @@ function checkOp(op: CoRunOp, where: string): void {
 
 /** Least-squares fit of (α, β) to a profile's co-run pairs (see the file comment). */
 export function fitContention(profile: ContentionProfile, where = 'contention profile'): ContentionParams {
-  if (!profile || profile.format !== 'topsched.contention/1')
-    throw new EnvError(`expected format 'topsched.contention/1', got ${JSON.stringify(profile?.format)}`, where);
+  if (profile?.format !== 'topsched.contention/1') throw new EnvError(`expected format 'topsched.contention/1', got ${JSON.stringify(profile?.format)}`, where);
   if (!Array.isArray(profile.pairs) || profile.pairs.length === 0) throw new EnvError('needs at least one co-run pair', where);
   const xs: number[] = [];
   const ys: number[] = [];

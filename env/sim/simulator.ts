@@ -440,7 +440,7 @@ export class Simulator extends SimState {
       if (r !== rate[s]) {
         rate[s] = r;
         const v = ++this.sVer[s];
-        const left = rem[s] > 0 ? rem[s] : 0;
+        const left = Math.max(rem[s], 0);
         this.heap.push(t + left / r, EV_OP, s, v);
       }
     }

@@ -83,7 +83,12 @@ export const ZOO: Record<string, ZooEntry> = {
     description: 'RandWire-WS network (Xie et al. 2019) with seeded random wiring',
     build: ({ batch, resolution, seed }) => randwire({ batch, resolution, seed }),
     // The paper reports the mean over random graphs (5.6 ± 0.1 M, 583 ± 6.2 M), so one seed sits near, not on, it.
-    published: { params: 5.6e6, macs: 583e6, resolution: 224, source: 'Xie et al. 2019, Exploring Randomly Wired Neural Networks, Table 2 (small regime, C = 78)' },
+    published: {
+      params: 5.6e6,
+      macs: 583e6,
+      resolution: 224,
+      source: 'Xie et al. 2019, Exploring Randomly Wired Neural Networks, Table 2 (small regime, C = 78)',
+    },
   },
 };
 
