@@ -3,7 +3,9 @@
   # oneDNN); the Node addon (topsched_native.node) and the standalone runner (build/Release/runner,
   # no Node needed to run it) both link it, so the core compiles once. The Makefile builds the same
   # runner on machines without Node. oneDNN 2.x (Debian/Ubuntu: libdnnl-dev) and nlohmann-json are
-  # required; check_deps.sh stops the build with the apt-get line when they are missing.
+  # required; check_deps.sh stops the build with the apt-get line when they are missing. The CUDA
+  # backend (cuda.gypi) joins where nvcc is found at build time.
+  "includes": ["cuda.gypi"],
   "variables": {
     "deps_ok": "<!(sh ./check_deps.sh)"
   },
@@ -17,6 +19,7 @@
     {
       "target_name": "topsched_core",
       "type": "static_library",
+      "conditions": [["topsched_nvcc!=''", {"dependencies": ["topsched_cuda"]}]],
       "sources": [
         "src/common.cpp",
         "src/model.cpp",
@@ -41,6 +44,7 @@
     },
     {
       "target_name": "topsched_native",
+      "conditions": [["topsched_nvcc!=''", {"dependencies": ["topsched_cuda"]}]],
       "sources": ["src/addon.cpp"],
       "dependencies": ["topsched_core"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -48,6 +52,7 @@
     },
     {
       "target_name": "runner",
+      "conditions": [["topsched_nvcc!=''", {"dependencies": ["topsched_cuda"]}]],
       "type": "executable",
       "sources": ["src/runner.cpp"],
       "dependencies": ["topsched_core"]
