@@ -10,37 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { AsyncInferenceEnv, loadWorkloadFile, register, registeredEnvs } from '../env/index.js';
 import { BENCH_SECTION_NAMES } from '../experiments/commands/bench.js';
-import { createProgram } from '../experiments/program.js';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import { ProfiledCostModel } from '../graphs/cost/profiled.js';
 import { NativeExecutor, nativeAvailable } from '../native/index.js';
+import { cli } from './cli-helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKLOADS = ['two-models.yaml', 'bursty-four.yaml'].map((f) => join(root, 'experiments', 'workloads', f));
 const native = nativeAvailable();
 const dir = mkdtempSync(join(tmpdir(), 'topsched-cli-runtime-'));
-
-/** Runs the CLI in-process; returns what it printed to stdout (help included). */
-async function cli(...args: string[]): Promise<string> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out.push(String(s));
-    return true;
-  });
-  try {
-    const program = createProgram().exitOverride();
-    program.configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
-    for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
-    await program.parseAsync(['node', 'topsched', ...args]);
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'commander.helpDisplayed') throw e;
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-  return out.join('\n');
-}
 
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,31 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProgram } from '../experiments/program.js';
 import { graphFromString } from '../graphs/json.js';
 import { loadOnnxFile } from '../graphs/onnx/import.js';
 import { scheduleFromString, validateSchedule } from '../graphs/schedule.js';
 import { buildModel } from '../graphs/zoo/index.js';
-
-/** Runs the CLI in-process; returns what it printed to stdout. */
-async function cli(...args: string[]): Promise<string> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out.push(String(s));
-    return true;
-  });
-  try {
-    const program = createProgram().exitOverride();
-    program.configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
-    for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => void out.push(s) });
-    await program.parseAsync(['node', 'topsched', ...args]);
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-  return out.join('\n');
-}
+import { cli } from './cli-helpers.js';
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -19,30 +19,13 @@ import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { type MemoryPlan, modelDocument, writeRunnerBundle } from '../native/doc.js';
-import { convOps, indexOps, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { convOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const toolchain = has('g++') && has('python3') && existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
 const build = join(root, 'native', 'build', 'cuda-emu');
 const cost = new RooflineCostModel(devicePreset('cpu-2core'));
-
-/** Each activation in its own region: a plan with no reuse (always valid). */
-function naivePlan(graph: Graph): MemoryPlan {
-  const offsets: Record<string, number> = {};
-  let size = 0;
-  const place = (name: string, bytes: number) => {
-    offsets[name] = size;
-    size += Math.ceil(bytes / 64) * 64;
-  };
-  for (const v of graph.inputs) place(v.name, v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'int64' ? 8 : 4));
-  for (const n of graph.nodes) {
-    n.outputs.forEach((t, k) => {
-      place(t, n.outShapes[k].reduce((a, b) => a * b, 1) * (n.outDtypes[k] === 'int64' ? 8 : 4));
-    });
-  }
-  return { arenaBytes: size, offsets };
-}
 
 /** Reads cuda-bench --outputs files: name → values. */
 function readOutputs(dir: string, schedule: string): Map<string, Float32Array | BigInt64Array> {

@@ -15,8 +15,8 @@ import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
-import { loadNative, type MemoryPlan, NativeExecutor, nativeAvailable } from '../native/index.js';
-import { convOps, indexOps, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { loadNative, NativeExecutor, nativeAvailable } from '../native/index.js';
+import { convOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const available = nativeAvailable();
@@ -24,23 +24,6 @@ const available = nativeAvailable();
 const nvcc = execFileSync('sh', [join(root, 'native', 'cuda', 'find-nvcc.sh')], { encoding: 'utf8' }).trim();
 /** A GPU is visible to this process (the driver's device nodes), independent of the addon. */
 const gpu = existsSync('/dev/nvidiactl') && existsSync('/dev/nvidia0');
-
-/** Each activation in its own region: a plan with no reuse (always valid). */
-function naivePlan(graph: Graph): MemoryPlan {
-  const offsets: Record<string, number> = {};
-  let size = 0;
-  const place = (name: string, bytes: number) => {
-    offsets[name] = size;
-    size += Math.ceil(bytes / 64) * 64;
-  };
-  for (const v of graph.inputs) place(v.name, v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'int64' ? 8 : 4));
-  for (const n of graph.nodes) {
-    n.outputs.forEach((t, k) => {
-      place(t, n.outShapes[k].reduce((a, b) => a * b, 1) * (n.outDtypes[k] === 'int64' ? 8 : 4));
-    });
-  }
-  return { arenaBytes: size, offsets };
-}
 
 const cost = new RooflineCostModel(devicePreset('cpu-2core'));
 

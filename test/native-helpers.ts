@@ -7,6 +7,7 @@ import { GraphBuilder } from '../graphs/builder.js';
 import type { Graph } from '../graphs/ir.js';
 import { exportOnnx } from '../graphs/onnx/export.js';
 import type { TensorData } from '../graphs/weights.js';
+import type { MemoryPlan } from '../native/doc.js';
 
 ort.env.logLevel = 'error';
 
@@ -140,4 +141,21 @@ export function siblings(): Graph {
   const d = b.conv(x, { out: 5, kernel: 5, pad: 2, name: 'k5', bias: true });
   b.output(b.concat([a, c, d], 1));
   return b.build();
+}
+
+/** Each activation in its own 64-byte aligned region: a plan with no reuse (always valid). */
+export function naivePlan(graph: Graph): MemoryPlan {
+  const offsets: Record<string, number> = {};
+  let size = 0;
+  const place = (name: string, bytes: number) => {
+    offsets[name] = size;
+    size += Math.ceil(bytes / 64) * 64;
+  };
+  for (const v of graph.inputs) place(v.name, v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'int64' ? 8 : 4));
+  for (const n of graph.nodes) {
+    n.outputs.forEach((t, k) => {
+      place(t, n.outShapes[k].reduce((a, b) => a * b, 1) * (n.outDtypes[k] === 'int64' ? 8 : 4));
+    });
+  }
+  return { arenaBytes: size, offsets };
 }

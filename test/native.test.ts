@@ -9,8 +9,8 @@ import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
-import { loadNative, type MemoryPlan, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
-import { convOps, indexOps, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
+import { convOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const available = nativeAvailable();
 if (!available) {
@@ -19,23 +19,6 @@ if (!available) {
   } catch (e) {
     console.warn(`native executor tests skipped: ${(e as Error).message}`);
   }
-}
-
-/** Each activation in its own region: a plan with no reuse (always valid). */
-function naivePlan(graph: Graph): MemoryPlan {
-  const offsets: Record<string, number> = {};
-  let size = 0;
-  const place = (name: string, bytes: number) => {
-    offsets[name] = size;
-    size += Math.ceil(bytes / 64) * 64;
-  };
-  for (const v of graph.inputs) place(v.name, v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'int64' ? 8 : 4));
-  for (const n of graph.nodes) {
-    n.outputs.forEach((t, k) => {
-      place(t, n.outShapes[k].reduce((a, b) => a * b, 1) * (n.outDtypes[k] === 'int64' ? 8 : 4));
-    });
-  }
-  return { arenaBytes: size, offsets };
 }
 
 /** twoBranch's schedule: stage 0 = the two conv chains side by side, stage 1 = the join. */
