@@ -9,13 +9,17 @@
  * launches, all released at t = 0 on S streams; the native run is repeated and each task's median
  * end time kept. Reported: makespan of each, and the mean absolute relative error of per-task
  * completion times.
+ *
+ * `calibrateOnNative` (the profiling and fitting step) is exported on its own, and the result
+ * carries the calibration, so other comparisons (experiments/reproduce/sim-fidelity.ts runs the
+ * env on both executors) use the same simulator without profiling again.
  */
-import { ProfiledCostModel } from '../graphs/cost/profiled.js';
+import { type ProfileDocument, ProfiledCostModel } from '../graphs/cost/profiled.js';
 import { type DeviceSpec, devicePreset, RooflineCostModel } from '../graphs/cost/roofline.js';
 import type { Graph } from '../graphs/ir.js';
 import { type PartitionMethod, partition } from '../graphs/partition/index.js';
 import type { Schedule } from '../graphs/schedule.js';
-import { NativeExecutor } from '../native/index.js';
+import { type ModelHandle, NativeExecutor } from '../native/index.js';
 import { profileModel } from '../native/profile.js';
 import { type ContentionParams, contentionFromProfiles, fitContention } from './sim/contention.js';
 import { Simulator } from './sim/simulator.js';
@@ -34,6 +38,8 @@ export interface SimVsNativeOptions {
 
 export interface SimVsNativeResult {
   device: string;
+  /** The calibration the simulator ran with (reusable for other simulator runs). */
+  calibration: NativeCalibration;
   contention: ContentionParams;
   tasks: { model: string; nativeMs: number; simMs: number }[];
   nativeMakespanMs: number;
@@ -47,20 +53,50 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeResult> {
-  const streams = o.streams ?? 2;
+/** What the simulator is calibrated with: the native profiles and what they price and fit. */
+export interface NativeCalibration {
+  /** Device spec used for op shares (contention demand). */
+  device: DeviceSpec;
+  /** The profiled device's name (backend, CPU, op threads). */
+  deviceName: string;
+  /** One schedule per graph: profiled, and the one both sides run. */
+  schedules: Schedule[];
+  profiles: ProfileDocument[];
+  cost: ProfiledCostModel;
+  /** Fitted from the profiles' co-run pairs; undefined when none were measured (roofline share). */
+  contention?: ContentionParams;
+}
+
+export interface CalibrateOptions {
+  method?: PartitionMethod;
+  device?: DeviceSpec;
+}
+
+/**
+ * Profiles every graph (partitioned by `method` under the roofline model of `device`) on the native
+ * executor `ex` — op latencies alone and co-run pairs of its concurrent stages — and returns the
+ * ProfiledCostModel over those tables and the contention fitted from the pairs.
+ */
+export async function calibrateOnNative(ex: NativeExecutor, graphs: Graph[], handles: ModelHandle[], o: CalibrateOptions = {}): Promise<NativeCalibration> {
   const device = o.device ?? devicePreset('cpu-2core');
   const fallback = new RooflineCostModel(device);
+  const schedules: Schedule[] = graphs.map((g) => partition(g, o.method ?? 'greedy', fallback).schedule);
+  const profiles: ProfileDocument[] = [];
+  for (let i = 0; i < graphs.length; i++) profiles.push(await profileModel(ex, handles[i], { schedule: schedules[i], warmup: 2, number: 3, repeat: 5 }));
+  const cost = new ProfiledCostModel(profiles, fallback);
+  const byName = new Map(graphs.map((g) => [g.name, g]));
+  const withPairs = profiles.some((d) => d.pairs.length);
+  const contention = withPairs ? fitContention(contentionFromProfiles(profiles, byName, device)) : undefined;
+  return { device, deviceName: profiles[0].device.name, schedules, profiles, cost, contention };
+}
+
+export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeResult> {
+  const streams = o.streams ?? 2;
   const ex = new NativeExecutor({ streams });
   try {
-    const schedules: Schedule[] = o.graphs.map((g) => partition(g, o.method ?? 'greedy', fallback).schedule);
     const handles = await Promise.all(o.graphs.map((g) => ex.loadModel(g)));
-    const docs = [];
-    for (let i = 0; i < o.graphs.length; i++) docs.push(await profileModel(ex, handles[i], { schedule: schedules[i], warmup: 2, number: 3, repeat: 5 }));
-    const cost = new ProfiledCostModel(docs, fallback);
-    const byName = new Map(o.graphs.map((g) => [g.name, g]));
-    const withPairs = docs.some((d) => d.pairs.length);
-    const contention = withPairs ? fitContention(contentionFromProfiles(docs, byName, device)) : undefined;
+    const calibration = await calibrateOnNative(ex, o.graphs, handles, { method: o.method, device: o.device });
+    const { schedules, cost, device, contention } = calibration;
 
     const per = o.launchesPerModel ?? 2;
     const order: number[] = [];
@@ -92,7 +128,8 @@ export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeRes
     const tasks = order.map((m, i) => ({ model: o.graphs[m].name, nativeMs: nativeMs[i], simMs: simMs[i] }));
     const err = tasks.reduce((s, t) => s + Math.abs(t.simMs - t.nativeMs) / t.nativeMs, 0) / tasks.length;
     return {
-      device: docs[0].device.name,
+      device: calibration.deviceName,
+      calibration,
       contention: sim.contention,
       tasks,
       nativeMakespanMs: Math.max(...nativeMs),

@@ -1,7 +1,10 @@
 /** `topsched reproduce <experiment|all>`: one command per result in docs/results/. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { gpgResults } from '../reproduce/gpg.js';
+import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
+import { simFidelity } from '../reproduce/sim-fidelity.js';
 
 interface Experiment {
   name: string;
@@ -15,6 +18,27 @@ export const EXPERIMENTS: Experiment[] = [
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: (outDir, log) => {
       partitionSearch({ out: join(outDir, 'partition-search.md'), log });
+    },
+  },
+  {
+    name: 'gpg',
+    description: 'train the GPG partitioner, then GPG vs IOS-DP vs greedy on held-out RandWire seeds and NASNet-A Mobile (roofline V100)',
+    run: async (outDir, log) => {
+      await gpgResults({ out: join(outDir, 'gpg.md'), log });
+    },
+  },
+  {
+    name: 'maddpg-vs-fixed',
+    description: 'train MADDPG (launcher + scheduler) on the simulated two-model env; throughput, backlog, p95 vs every fixed-frequency level',
+    run: async (outDir, log) => {
+      await maddpgVsFixed({ out: join(outDir, 'maddpg-vs-fixed.md'), log });
+    },
+  },
+  {
+    name: 'sim-fidelity',
+    description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
+    run: async (outDir, log) => {
+      await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
     },
   },
 ];
