@@ -1,6 +1,7 @@
 /** `topsched reproduce <experiment|all>`: one command per result in docs/results/. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { executorResults } from '../reproduce/executor.js';
 import { gpgResults } from '../reproduce/gpg.js';
 import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
@@ -18,6 +19,13 @@ export const EXPERIMENTS: Experiment[] = [
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: (outDir, log) => {
       partitionSearch({ out: join(outDir, 'partition-search.md'), log });
+    },
+  },
+  {
+    name: 'executor',
+    description: 'native CPU executor: dispatch overhead, 2 streams vs 1, Inception-v3 vs onnxruntime-node, arena/LOAD per zoo model, RSS over 10,000 runs',
+    run: async (outDir, log) => {
+      await executorResults({ out: join(outDir, 'executor.md'), log });
     },
   },
   {
