@@ -46,8 +46,9 @@ const GiB = 1024 ** 3;
 /**
  * Presets: datasheet peaks scaled by a typical achievable fraction (0.7 compute, 0.8 bandwidth on
  * GPUs). The CPU preset is this project's 2-core CI machine (AVX2) with single-threaded ops per
- * stream: 70 GFLOP/s per core is what the oneDNN executor reaches on Inception-v3 (11.4 GFLOP in
- * 156 ms, sequential, 1 thread; docs/results/executor.md). For other machines use a profiled table.
+ * stream: the oneDNN executor runs Inception-v3 (11.4 GFLOP) sequentially on one thread in 131–156 ms
+ * across runs (73–87 GFLOP/s; docs/results/executor.md); 70 GFLOP/s per core is the conservative end.
+ * For other machines use a profiled table.
  */
 export const DEVICE_PRESETS: Record<string, DeviceSpec> = {
   'cpu-2core': {
