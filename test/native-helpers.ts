@@ -7,6 +7,7 @@ import { GraphBuilder } from '../graphs/builder.js';
 import type { Graph } from '../graphs/ir.js';
 import { exportOnnx } from '../graphs/onnx/export.js';
 import type { TensorData } from '../graphs/weights.js';
+import { twoBranchGraph } from '../native/bench.js';
 import type { MemoryPlan } from '../native/doc.js';
 
 ort.env.logLevel = 'error';
@@ -118,18 +119,9 @@ export function indexOps(): Graph {
   return b.build();
 }
 
-/** Two independent conv branches joined at the end: the multi-stream case. */
+/** Two independent conv branches joined at the end: the multi-stream case (the bench's graph, test sizes). */
 export function twoBranch(size = 32, depth = 4, channels = 16): Graph {
-  const b = new GraphBuilder('two_branch');
-  const x = b.input('x', [1, channels, size, size]);
-  let l = x;
-  let r = x;
-  for (let i = 0; i < depth; i++) {
-    l = b.relu(b.conv(l, { out: channels, kernel: 3, pad: 1, name: `l${i}` }));
-    r = b.relu(b.conv(r, { out: channels, kernel: 3, pad: 1, name: `r${i}` }));
-  }
-  b.output(b.add(l, r));
-  return b.build();
+  return twoBranchGraph(size, depth, channels);
 }
 
 /** Sibling convolutions of one input (1×1, 3×3, 5×5): what a merge stage fuses. */

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../resize_coords.hpp"
 #include "kernels.hpp"
 #include "own_util.hpp"
 
@@ -101,24 +102,6 @@ class GatherKernel : public OwnKernel {
   size_t rowBytes_;
 };
 
-/** ONNX Resize coordinate transform: output index → input coordinate. */
-float sourceCoord(const std::string& mode, int64_t x, float scale, int64_t inLen, int64_t outLen) {
-  float xf = static_cast<float>(x);
-  if (mode == "half_pixel") return (xf + 0.5f) / scale - 0.5f;
-  if (mode == "pytorch_half_pixel") return outLen > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
-  if (mode == "align_corners") return outLen == 1 ? 0.f : xf * static_cast<float>(inLen - 1) / static_cast<float>(outLen - 1);
-  if (mode == "asymmetric") return xf / scale;
-  return (xf + 0.5f) / scale;  // tf_half_pixel_for_nn
-}
-
-int64_t nearestIndex(const std::string& mode, float c) {
-  if (mode == "floor") return static_cast<int64_t>(std::floor(c));
-  if (mode == "ceil") return static_cast<int64_t>(std::ceil(c));
-  float fl = std::floor(c);
-  if (c - fl == 0.5f) return static_cast<int64_t>(mode == "round_prefer_ceil" ? fl + 1 : fl);
-  return static_cast<int64_t>(std::round(c));
-}
-
 /**
  * Resize with ONNX (opset ≥ 11) semantics and defaults: coordinate_transformation_mode half_pixel,
  * nearest_mode round_prefer_floor. The scale in the coordinate rule is the attribute when
@@ -154,7 +137,7 @@ class ResizeKernel : public OwnKernel {
       std::vector<int64_t> i0(static_cast<size_t>(y_[d])), i1(static_cast<size_t>(y_[d]));
       std::vector<float> f(static_cast<size_t>(y_[d]));
       for (int64_t o = 0; o < y_[d]; o++) {
-        float c = sourceCoord(ctm, o, used, x_[d], y_[d]);
+        float c = resizeSourceCoord(ctm, o, used, x_[d], y_[d]);
         if (linear_ && d + 2 >= r) {
           c = std::max(0.f, std::min(c, static_cast<float>(x_[d] - 1)));
           int64_t a = std::min<int64_t>(static_cast<int64_t>(c), x_[d] - 1);
@@ -164,7 +147,7 @@ class ResizeKernel : public OwnKernel {
         } else if (linear_) {
           i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = o;  // size kept: identity
         } else {
-          int64_t k = nearestIndex(nm, c);
+          int64_t k = resizeNearestIndex(nm, c);
           i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = std::max<int64_t>(0, std::min<int64_t>(k, x_[d] - 1));
         }
       }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../resize_coords.hpp"
 #include "cuda_kernels.hpp"
 
 namespace ts::cuda {
@@ -28,24 +29,6 @@ Window2d poolWindow(const OpSpec& s) {
 }
 
 namespace {
-
-/** ONNX Resize coordinate transform: output index → input coordinate (cpu/own_spatial.cpp). */
-float sourceCoord(const std::string& mode, int64_t x, float scale, int64_t inLen, int64_t outLen) {
-  float xf = static_cast<float>(x);
-  if (mode == "half_pixel") return (xf + 0.5f) / scale - 0.5f;
-  if (mode == "pytorch_half_pixel") return outLen > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
-  if (mode == "align_corners") return outLen == 1 ? 0.f : xf * static_cast<float>(inLen - 1) / static_cast<float>(outLen - 1);
-  if (mode == "asymmetric") return xf / scale;
-  return (xf + 0.5f) / scale;  // tf_half_pixel_for_nn
-}
-
-int64_t nearestIndex(const std::string& mode, float c) {
-  if (mode == "floor") return static_cast<int64_t>(std::floor(c));
-  if (mode == "ceil") return static_cast<int64_t>(std::ceil(c));
-  float fl = std::floor(c);
-  if (c - fl == 0.5f) return static_cast<int64_t>(mode == "round_prefer_ceil" ? fl + 1 : fl);
-  return static_cast<int64_t>(std::round(c));
-}
 
 class ResizeKernel : public CudaKernel {
  public:
@@ -80,7 +63,7 @@ class ResizeKernel : public CudaKernel {
       bool exact = static_cast<double>(sc) == scales[d] && static_cast<int64_t>(std::floor(sc * static_cast<float>(x[d]))) == y[d];
       float used = exact ? sc : static_cast<float>(y[d]) / static_cast<float>(x[d]);
       for (int64_t o = 0; o < y[d]; o++) {
-        float c = sourceCoord(ctm, o, used, x[d], y[d]);
+        float c = resizeSourceCoord(ctm, o, used, x[d], y[d]);
         if (linear && d + 2 >= r) {
           c = std::max(0.f, std::min(c, static_cast<float>(x[d] - 1)));
           int64_t a = std::min<int64_t>(static_cast<int64_t>(c), x[d] - 1);
@@ -89,7 +72,7 @@ class ResizeKernel : public CudaKernel {
         } else if (linear) {
           lo.push_back(o), hi.push_back(o), frac.push_back(0.f);  // size kept: identity
         } else {
-          int64_t k = std::max<int64_t>(0, std::min<int64_t>(nearestIndex(nm, c), x[d] - 1));
+          int64_t k = std::max<int64_t>(0, std::min<int64_t>(resizeNearestIndex(nm, c), x[d] - 1));
           lo.push_back(k), hi.push_back(k), frac.push_back(0.f);
         }
       }
