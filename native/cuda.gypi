@@ -39,7 +39,7 @@
             {
               "rule_name": "nvcc",
               "extension": "cu",
-              "inputs": ["<(RULE_INPUT_PATH)", "src/cuda/launch.hpp"],
+              "inputs": ["<(RULE_INPUT_PATH)", "src/cuda/launch.hpp", "src/cuda/grid.hpp"],
               "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o"],
               "action": ["sh", "-c", "\"<(topsched_nvcc)\" -std=c++17 -O3 -Xcompiler -fPIC <(topsched_cuda_gencode) -c <(RULE_INPUT_PATH) -o <(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o"],
               "message": "nvcc <(RULE_INPUT_NAME)",

@@ -1,6 +1,7 @@
 #include "executor.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <climits>
 
 namespace ts {
@@ -58,6 +59,20 @@ std::unique_ptr<TaskState> Executor::makeTask(std::shared_ptr<Prepared> p, MemMo
   t->wantOutputs = wantOutputs;
   t->inputs = std::move(inputs);
   return t;
+}
+
+void Executor::runBlocking(RunState& run) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  run.onDone = [&](RunState*) {
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+    cv.notify_all();
+  };
+  submit(&run);
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return done; });
 }
 
 void Executor::submit(RunState* run) {

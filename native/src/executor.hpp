@@ -103,6 +103,8 @@ class Executor {
   std::unique_ptr<TaskState> makeTask(std::shared_ptr<Prepared> p, MemMode mode, bool wantOutputs, std::vector<std::vector<uint8_t>> inputs);
   /** Enqueues every task of the run; the run must stay alive until onDone. */
   void submit(RunState* run);
+  /** Submits and blocks until the run is done (tools without an event loop: runner, cuda-bench). Sets run.onDone. */
+  void runBlocking(RunState& run);
   /** Blocks until every stream is idle. */
   void drain();
 

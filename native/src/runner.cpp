@@ -6,7 +6,6 @@
 //          [--op-threads T] [--tasks K] [--runs R] [--warmup W] [--memory caching|planned|trace] [--pin]
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -97,19 +96,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < warmup + runs; r++) {
         ts::RunState run;
         for (int k = 0; k < tasks; k++) run.tasks.push_back(ex.makeTask(prepared, mode, false, {}));
-        std::mutex mu;
-        std::condition_variable cv;
-        bool done = false;
-        run.onDone = [&](ts::RunState*) {
-          std::lock_guard<std::mutex> l(mu);
-          done = true;
-          cv.notify_all();
-        };
-        ex.submit(&run);
-        {
-          std::unique_lock<std::mutex> l(mu);
-          cv.wait(l, [&] { return done; });
-        }
+        ex.runBlocking(run);
         json rep = ts::buildReport(ex, run);
         for (const auto& t : rep.at("tasks"))
           if (t.contains("error")) throw ts::Error("task failed: " + t.at("error").get<std::string>());

@@ -22,7 +22,6 @@
 #include <fstream>
 #include <iostream>
 
-#include <condition_variable>
 
 #include "cuda_runner.hpp"
 
@@ -85,19 +84,7 @@ double relDiff(const uint8_t* a, const uint8_t* b, size_t bytes, bool i64) {
 json runExecutor(ts::Executor& ex, const std::shared_ptr<ts::Prepared>& p, const std::string& memory, int tasks, std::vector<std::vector<uint8_t>>& outs) {
   ts::RunState run;
   for (int k = 0; k < tasks; k++) run.tasks.push_back(ex.makeTask(p, ts::parseMemMode(memory), true, {}));
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  run.onDone = [&](ts::RunState*) {
-    std::lock_guard<std::mutex> l(mu);
-    done = true;
-    cv.notify_all();
-  };
-  ex.submit(&run);
-  {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return done; });
-  }
+  ex.runBlocking(run);
   for (const auto& t : run.tasks)
     if (t->failed.load()) throw ts::Error("task " + std::to_string(t->index) + " failed: " + t->error);
   outs = run.tasks[0]->outputs;

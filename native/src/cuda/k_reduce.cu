@@ -3,20 +3,12 @@
 // row otherwise.
 #include <cfloat>
 
+#include "grid.hpp"
 #include "launch.hpp"
 
 namespace ts::cuda {
 
 namespace {
-
-constexpr int kBlock = 256;
-
-unsigned grid(int64_t n) {
-  int64_t g = (n + kBlock - 1) / kBlock;
-  if (g < 1) g = 1;
-  if (g > 65535LL * 32) g = 65535LL * 32;
-  return static_cast<unsigned>(g);
-}
 
 /** Block-wide reduction (sum or max) of one value per thread; every thread gets the result. */
 template <bool Max>

@@ -4,22 +4,12 @@
 // the common cases when the library is present.
 #include <cfloat>
 
+#include "grid.hpp"
 #include "launch.hpp"
 
 namespace ts::cuda {
 
 namespace {
-
-constexpr int kBlock = 256;
-
-unsigned grid(int64_t n) {
-  int64_t g = (n + kBlock - 1) / kBlock;
-  if (g < 1) g = 1;
-  if (g > 65535LL * 32) g = 65535LL * 32;
-  return static_cast<unsigned>(g);
-}
-
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
 __global__ void resizeKernel(const float* __restrict__ x, float* __restrict__ y, ResizeArgs r, int64_t n) {
   GRID_STRIDE(i, n) {
