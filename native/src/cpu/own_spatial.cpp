@@ -102,59 +102,16 @@ class GatherKernel : public OwnKernel {
   size_t rowBytes_;
 };
 
-/**
- * Resize with ONNX (opset ≥ 11) semantics and defaults: coordinate_transformation_mode half_pixel,
- * nearest_mode round_prefer_floor. The scale in the coordinate rule is the attribute when
- * float32(scale)·in floors to the output size (what onnxruntime is given), else output/input.
- * nearest: any rank; linear: the last two dims (others must keep their size), coordinates clamped
- * to the input like onnxruntime's bilinear kernel.
- */
+/** Resize: tables from resizeTables (resize_coords.hpp); nearest any rank, linear the last two dims. */
 class ResizeKernel : public OwnKernel {
  public:
   explicit ResizeKernel(const OpSpec& s) : OwnKernel("resize"), x_(s.ins[0].shape), y_(s.outShapes[0]) {
     requireF32(s);
-    const std::string w = s.where();
-    std::string mode = attrStr(s.attrs, "mode", "nearest", w);
-    std::string ctm = attrStr(s.attrs, "coordinate_transformation_mode", "half_pixel", w);
-    std::string nm = attrStr(s.attrs, "nearest_mode", "round_prefer_floor", w);
-    if (mode != "nearest" && mode != "linear") unsupported(s, "mode '" + mode + "' (nearest, linear)");
-    static const char* modes[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"};
-    if (std::none_of(std::begin(modes), std::end(modes), [&](const char* m) { return ctm == m; })) unsupported(s, "coordinate_transformation_mode '" + ctm + "'");
-    if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil") unsupported(s, "nearest_mode '" + nm + "'");
-    auto scales = attrFloats(s.attrs, "scales", {}, w);
-    if (scales.size() != x_.size() || x_.empty()) unsupported(s, "scales do not match the rank");
-    linear_ = mode == "linear";
-    size_t r = x_.size();
-    if (linear_) {
-      if (r < 2) unsupported(s, "linear resize of a rank-1 tensor");
-      for (size_t d = 0; d + 2 < r; d++)
-        if (x_[d] != y_[d]) unsupported(s, "linear resize of a dim other than the last two");
-    }
-    for (size_t d = 0; d < r; d++) {
-      float sc = static_cast<float>(scales[d]);
-      bool exact = static_cast<double>(sc) == scales[d] && static_cast<int64_t>(std::floor(sc * static_cast<float>(x_[d]))) == y_[d];
-      float used = exact ? sc : static_cast<float>(y_[d]) / static_cast<float>(x_[d]);
-      std::vector<int64_t> i0(static_cast<size_t>(y_[d])), i1(static_cast<size_t>(y_[d]));
-      std::vector<float> f(static_cast<size_t>(y_[d]));
-      for (int64_t o = 0; o < y_[d]; o++) {
-        float c = resizeSourceCoord(ctm, o, used, x_[d], y_[d]);
-        if (linear_ && d + 2 >= r) {
-          c = std::max(0.f, std::min(c, static_cast<float>(x_[d] - 1)));
-          int64_t a = std::min<int64_t>(static_cast<int64_t>(c), x_[d] - 1);
-          i0[static_cast<size_t>(o)] = a;
-          i1[static_cast<size_t>(o)] = std::min<int64_t>(a + 1, x_[d] - 1);
-          f[static_cast<size_t>(o)] = i0[static_cast<size_t>(o)] == i1[static_cast<size_t>(o)] ? 0.f : c - static_cast<float>(a);
-        } else if (linear_) {
-          i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = o;  // size kept: identity
-        } else {
-          int64_t k = resizeNearestIndex(nm, c);
-          i0[static_cast<size_t>(o)] = i1[static_cast<size_t>(o)] = std::max<int64_t>(0, std::min<int64_t>(k, x_[d] - 1));
-        }
-      }
-      lo_.push_back(std::move(i0));
-      hi_.push_back(std::move(i1));
-      frac_.push_back(std::move(f));
-    }
+    ResizeTables t = resizeTables(s, unsupported);
+    linear_ = t.linear;
+    lo_ = std::move(t.lo);
+    hi_ = std::move(t.hi);
+    frac_ = std::move(t.frac);
   }
   void run(const KernelArgs& a) const override {
     const auto* x = static_cast<const float*>(a.in[0]);

@@ -35,47 +35,19 @@ class ResizeKernel : public CudaKernel {
   explicit ResizeKernel(const OpSpec& s) : CudaKernel("resize") {
     const Shape& x = s.ins[0].shape;
     const Shape& y = s.outShapes[0];
-    const std::string w = s.where();
-    std::string mode = attrStr(s.attrs, "mode", "nearest", w);
-    std::string ctm = attrStr(s.attrs, "coordinate_transformation_mode", "half_pixel", w);
-    std::string nm = attrStr(s.attrs, "nearest_mode", "round_prefer_floor", w);
-    if (mode != "nearest" && mode != "linear") unsupported(s, "mode '" + mode + "' (nearest, linear)");
-    static const char* modes[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"};
-    if (std::none_of(std::begin(modes), std::end(modes), [&](const char* m) { return ctm == m; })) unsupported(s, "coordinate_transformation_mode '" + ctm + "'");
-    if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil") unsupported(s, "nearest_mode '" + nm + "'");
-    auto scales = attrFloats(s.attrs, "scales", {}, w);
-    if (scales.size() != x.size() || x.empty()) unsupported(s, "scales do not match the rank");
     requireRank(s, x, "input");
-    bool linear = mode == "linear";
+    ResizeTables t = resizeTables(s, unsupported);
     size_t r = x.size();
-    if (linear) {
-      if (r < 2) unsupported(s, "linear resize of a rank-1 tensor");
-      for (size_t d = 0; d + 2 < r; d++)
-        if (x[d] != y[d]) unsupported(s, "linear resize of a dim other than the last two");
-    }
+    // The device reads one flat table per kind; tab[d] is where dimension d starts.
     std::vector<int64_t> lo, hi;
     std::vector<float> frac;
     args_.rank = static_cast<int>(r);
-    args_.linear = linear;
+    args_.linear = t.linear;
     for (size_t d = 0; d < r; d++) {
       args_.in[d] = x[d], args_.out[d] = y[d], args_.tab[d] = static_cast<int64_t>(lo.size());
-      float sc = static_cast<float>(scales[d]);
-      bool exact = static_cast<double>(sc) == scales[d] && static_cast<int64_t>(std::floor(sc * static_cast<float>(x[d]))) == y[d];
-      float used = exact ? sc : static_cast<float>(y[d]) / static_cast<float>(x[d]);
-      for (int64_t o = 0; o < y[d]; o++) {
-        float c = resizeSourceCoord(ctm, o, used, x[d], y[d]);
-        if (linear && d + 2 >= r) {
-          c = std::max(0.f, std::min(c, static_cast<float>(x[d] - 1)));
-          int64_t a = std::min<int64_t>(static_cast<int64_t>(c), x[d] - 1);
-          int64_t b = std::min<int64_t>(a + 1, x[d] - 1);
-          lo.push_back(a), hi.push_back(b), frac.push_back(a == b ? 0.f : c - static_cast<float>(a));
-        } else if (linear) {
-          lo.push_back(o), hi.push_back(o), frac.push_back(0.f);  // size kept: identity
-        } else {
-          int64_t k = std::max<int64_t>(0, std::min<int64_t>(resizeNearestIndex(nm, c), x[d] - 1));
-          lo.push_back(k), hi.push_back(k), frac.push_back(0.f);
-        }
-      }
+      lo.insert(lo.end(), t.lo[d].begin(), t.lo[d].end());
+      hi.insert(hi.end(), t.hi[d].begin(), t.hi[d].end());
+      frac.insert(frac.end(), t.frac[d].begin(), t.frac[d].end());
     }
     lo_ = upload(lo.data(), lo.size() * 8);
     hi_ = upload(hi.data(), hi.size() * 8);
