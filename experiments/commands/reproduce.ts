@@ -5,17 +5,14 @@ import { executorResults } from '../reproduce/executor.js';
 import { gpgResults } from '../reproduce/gpg.js';
 import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
+import type { Experiment } from '../reproduce/experiment.js';
 import { simFidelity } from '../reproduce/sim-fidelity.js';
 
-interface Experiment {
-  name: string;
-  description: string;
-  run(outDir: string, log: (line: string) => void): void | Promise<void>;
-}
 
 export const EXPERIMENTS: Experiment[] = [
   {
     name: 'partition-search',
+    minutes: 2,
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: (outDir, log) => {
       partitionSearch({ out: join(outDir, 'partition-search.md'), log });
@@ -23,6 +20,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'executor',
+    minutes: 3,
     description: 'native CPU executor: dispatch overhead, 2 streams vs 1, Inception-v3 vs onnxruntime-node, arena/LOAD per zoo model, RSS over 10,000 runs',
     run: async (outDir, log) => {
       await executorResults({ out: join(outDir, 'executor.md'), log });
@@ -30,6 +28,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'gpg',
+    minutes: 2,
     description: 'train the GPG partitioner, then GPG vs IOS-DP vs greedy on held-out RandWire seeds and NASNet-A Mobile (roofline V100)',
     run: async (outDir, log) => {
       await gpgResults({ out: join(outDir, 'gpg.md'), log });
@@ -37,6 +36,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'maddpg-vs-fixed',
+    minutes: 6,
     description: 'train MADDPG (launcher + scheduler) on the simulated two-model env; throughput, backlog, p95 vs every fixed-frequency level',
     run: async (outDir, log) => {
       await maddpgVsFixed({ out: join(outDir, 'maddpg-vs-fixed.md'), log });
@@ -44,6 +44,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'sim-fidelity',
+    minutes: 3,
     description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
     run: async (outDir, log) => {
       await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
