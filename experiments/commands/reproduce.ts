@@ -2,12 +2,11 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { executorResults } from '../reproduce/executor.js';
+import type { Experiment } from '../reproduce/experiment.js';
 import { gpgResults } from '../reproduce/gpg.js';
 import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
-import type { Experiment } from '../reproduce/experiment.js';
 import { simFidelity } from '../reproduce/sim-fidelity.js';
-
 
 export const EXPERIMENTS: Experiment[] = [
   {
