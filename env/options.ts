@@ -163,6 +163,7 @@ const KNOWN = new Set([
   'contention',
   'splitMinBytes',
   'activationModel',
+  'streamPolicy',
   'mode',
   'streams',
   'contextSwitchMs',
