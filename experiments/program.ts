@@ -2,13 +2,16 @@
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerEnvCheck } from './commands/env-check.js';
+import { registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
 import { registerModels } from './commands/models.js';
 import { registerPartition } from './commands/partition.js';
 import { registerProfile } from './commands/profile.js';
+import { registerQuickstart } from './commands/quickstart.js';
 import { registerReproduce } from './commands/reproduce.js';
 import { registerRun } from './commands/run.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerTrain } from './commands/train.js';
 
 export function createProgram(): Command {
   const program = new Command();
@@ -26,5 +29,8 @@ export function createProgram(): Command {
   registerInfo(program);
   registerBench(program);
   registerReproduce(program);
+  registerQuickstart(program);
+  registerTrain(program);
+  registerEval(program);
   return program;
 }
