@@ -126,7 +126,8 @@ export function barChart(o: BarChartOptions): PlotSpec {
     height: o.height ?? 240,
     encoding: {
       x: { field: o.category.field, type: 'nominal', title: o.category.title, axis: { labelAngle: -30 } },
-      y: { field: o.value.field, type: 'quantitative', title: o.value.title, scale: o.value.log ? { type: 'log' } : {} },
+      // A log axis has no zero to stack bars from: unstacked, each bar rises from the axis bottom (stacked ones draw nothing).
+      y: { field: o.value.field, type: 'quantitative', title: o.value.title, ...(o.value.log ? { scale: { type: 'log' }, stack: null } : { scale: {} }) },
       ...(o.group
         ? {
             xOffset: { field: o.group.field, type: 'nominal' },

@@ -1,20 +1,47 @@
 /** `topsched reproduce <experiment|all>`: one command per result in docs/results/. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ablations } from '../reproduce/ablations.js';
 import { executorResults } from '../reproduce/executor.js';
 import type { Experiment } from '../reproduce/experiment.js';
 import { gpgResults } from '../reproduce/gpg.js';
+import { interferenceExperiment } from '../reproduce/interference.js';
 import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
+import { memoryPlanning } from '../reproduce/memory-planning.js';
+import { modelSharing } from '../reproduce/model-sharing.js';
+import { multiModelServing } from '../reproduce/multi-model-serving.js';
+import { parallelModes } from '../reproduce/parallel-modes.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
+import { perLayerBatching } from '../reproduce/per-layer-batching.js';
+import { reproduce } from '../reproduce/run-all.js';
+import { searchCost } from '../reproduce/search-cost.js';
+import { selfAcceleration } from '../reproduce/self-acceleration.js';
 import { simFidelity } from '../reproduce/sim-fidelity.js';
+import { singleModel } from '../reproduce/single-model.js';
 
 export const EXPERIMENTS: Experiment[] = [
   {
+    name: 'per-layer-batching',
+    minutes: 1,
+    description: 'memory oversubscription 1–2×: per-layer micro-batching vs fixed vs smaller batch (roofline V100), native split anchor',
+    run: async (outDir, log) => {
+      await perLayerBatching({ out: join(outDir, 'per-layer-batching.md'), log });
+    },
+  },
+  {
+    name: 'interference',
+    minutes: 3,
+    description: 'native CPU co-run slowdowns of zoo model pairs/triples; MLP interference predictor on held-out combos; pairing regret',
+    run: async (outDir, log) => {
+      await interferenceExperiment({ out: join(outDir, 'interference.md'), log });
+    },
+  },
+  {
     name: 'partition-search',
-    minutes: 2,
+    minutes: 3,
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
-    run: (outDir, log) => {
-      partitionSearch({ out: join(outDir, 'partition-search.md'), log });
+    run: async (outDir, log) => {
+      await partitionSearch({ out: join(outDir, 'partition-search.md'), log });
     },
   },
   {
@@ -27,7 +54,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'gpg',
-    minutes: 2,
+    minutes: 3,
     description: 'train the GPG partitioner, then GPG vs IOS-DP vs greedy on held-out RandWire seeds and NASNet-A Mobile (roofline V100)',
     run: async (outDir, log) => {
       await gpgResults({ out: join(outDir, 'gpg.md'), log });
@@ -35,7 +62,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'maddpg-vs-fixed',
-    minutes: 6,
+    minutes: 4,
     description: 'train MADDPG (launcher + scheduler) on the simulated two-model env; throughput, backlog, p95 vs every fixed-frequency level',
     run: async (outDir, log) => {
       await maddpgVsFixed({ out: join(outDir, 'maddpg-vs-fixed.md'), log });
@@ -43,32 +70,101 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'sim-fidelity',
-    minutes: 3,
+    minutes: 2,
     description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
     run: async (outDir, log) => {
       await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
     },
   },
+  {
+    name: 'single-model',
+    minutes: 6,
+    description: 'sequential / greedy / IOS-DP / GPG / TOP latency of 4 CNNs: native CPU at batch 1, V100 roofline, batch sweep 1–128',
+    run: async (outDir, log) => {
+      await singleModel({ outDir, log });
+    },
+  },
+  {
+    name: 'search-cost',
+    minutes: 2,
+    description: 'GPG vs IOS-DP search time and predicted-latency ratio per network (zoo models, RandWire seeds; roofline V100)',
+    run: async (outDir, log) => {
+      await searchCost({ outDir, log });
+    },
+  },
+  {
+    name: 'self-acceleration',
+    minutes: 2,
+    description: "one model's native CPU throughput vs tasks in flight (1–8), stream pool (1–2) and batch size (1–32)",
+    run: async (outDir, log) => {
+      await selfAcceleration({ outDir, log });
+    },
+  },
+  {
+    name: 'parallel-modes',
+    minutes: 1.5,
+    description: 'MPInfer: streams / contexts / MPS and pinned vs pageable for 2–4 concurrent models (simulated V100), native 1 vs 2 streams',
+    run: async (outDir, log) => {
+      await parallelModes({ out: join(outDir, 'parallel-modes.md'), log });
+    },
+  },
+  {
+    name: 'memory-planning',
+    minutes: 1.5,
+    description: 'naive / caching / planned arena / trace plan bytes and latency per zoo model (native CPU), replicas in 512 MiB and 2 GiB',
+    run: async (outDir, log) => {
+      await memoryPlanning({ out: join(outDir, 'memory-planning.md'), log });
+    },
+  },
+  {
+    name: 'model-sharing',
+    minutes: 2,
+    description: 'one weights copy for N concurrent tasks vs one instance each (native CPU): bytes, RSS, throughput, tasks in a budget',
+    run: async (outDir, log) => {
+      await modelSharing({ out: join(outDir, 'model-sharing.md'), log });
+    },
+  },
+  {
+    name: 'multi-model-serving',
+    minutes: 4,
+    description: 'TOP (MADDPG) vs Triton-like / POS-like / fixed-frequency / one-at-a-time: throughput and p99 vs arrival rate (simulated V100)',
+    run: async (outDir, log) => {
+      await multiModelServing({ outDir, log });
+    },
+  },
+  {
+    name: 'ablations',
+    minutes: 5,
+    description: 'launcher only / scheduler only / both learned (3 seeds each) vs the best static policy: throughput, p99, backlog (simulated V100)',
+    run: async (outDir, log) => {
+      await ablations({ outDir, log });
+    },
+  },
 ];
 
-export function registerReproduce(program: Command): void {
+/** `experiments` defaults to the registry; tests pass their own list. */
+export function registerReproduce(program: Command, experiments: Experiment[] = EXPERIMENTS): void {
   program
     .command('reproduce <experiment>')
-    .description(`rerun an experiment and rewrite its docs/results/ file: ${EXPERIMENTS.map((e) => e.name).join(' | ')} | all`)
+    .description(`rerun an experiment and rewrite its docs/results/ files: ${experiments.map((e) => e.name).join(' | ')} | all`)
     .option('--out-dir <dir>', 'where results go', 'docs/results')
-    .option('--quiet', 'print no progress')
+    .option('--only <names>', "with 'all': run only these experiments (comma-separated)")
+    .option('--skip <names>', "with 'all': leave these experiments out (comma-separated)")
+    .option('--quiet', 'print no progress (the plan and the summary still print)')
     .addHelpText(
       'after',
-      `\nExperiments:\n${EXPERIMENTS.map((e) => `  ${e.name.padEnd(18)} ${e.description}`).join('\n')}\n\nExamples:\n  topsched reproduce partition-search\n  topsched reproduce all --out-dir /tmp/results`,
+      `\nExperiments:\n${experiments.map((e) => `  ${e.name.padEnd(18)} ${String(e.minutes).padStart(3)} min  ${e.description}`).join('\n')}\n\n` +
+        "'all' prints the plan, runs each experiment (a failure is logged and the rest still run), prints a summary\n" +
+        'and exits 1 if any failed; every run rewrites <out-dir>/README.md, the index of all results.\n\n' +
+        'Examples:\n  topsched reproduce partition-search\n  topsched reproduce all --out-dir /tmp/results\n  topsched reproduce all --skip maddpg-vs-fixed,sim-fidelity',
     )
-    .action(async (name: string, opts: { outDir: string; quiet?: boolean }) => {
-      const chosen = name === 'all' ? EXPERIMENTS : EXPERIMENTS.filter((e) => e.name === name);
-      if (!chosen.length) throw new Error(`unknown experiment '${name}' (known: ${EXPERIMENTS.map((e) => e.name).join(', ')}, all)`);
+    .action(async (name: string, opts: { outDir: string; only?: string; skip?: string; quiet?: boolean }) => {
       const log = opts.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
-      for (const e of chosen) {
-        const t0 = performance.now();
-        await e.run(opts.outDir, log);
-        log(`${e.name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.outDir}`);
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      const { outcomes, exitCode } = await reproduce(experiments, name, { outDir: opts.outDir, only: opts.only, skip: opts.skip, log, print });
+      if (exitCode) {
+        const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.name);
+        throw new Error(`${failed.length} of ${outcomes.length} experiments failed: ${failed.join(', ')}`);
       }
     });
 }

@@ -1,17 +1,20 @@
 /**
  * The GPG result: train the learned partitioner on zoo models and RandWire samples, then compare it
  * with IOS-DP and IOS's greedy on graphs never seen in training (RandWire seeds outside the training
- * range, NASNet-A Mobile) under the roofline V100 cost model. Writes docs/results/gpg.md.
+ * range, NASNet-A Mobile) under the roofline V100 cost model. Writes docs/results/gpg.md and plots.
  * The verdict paragraph is computed from the measured rows, so it says what happened either way.
  */
+import { join } from 'node:path';
 import { initBackend } from '../../agents/backend.js';
 import { type GpgExperimentResult, runGpgExperiment } from '../../agents/gpg/experiment.js';
 import type { GpgTrainConfig } from '../../agents/gpg/train.js';
 import { costModelFromSpec } from '../../graphs/cost/index.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
+import { barChart, lineChart, plotMarkdown, writePlot } from '../plot.js';
 
 export interface GpgResultsOptions {
+  /** The markdown file; the plots go next to it (`gpg-*.svg/png`). */
   out?: string;
   log?: (line: string) => void;
   cost?: string;
@@ -112,6 +115,62 @@ export async function gpgResults(opts: GpgResultsOptions = {}): Promise<string> 
     .filter((l, i, a) => l !== '' || (i > 0 && a[i - 1] !== ''))
     .join('\n');
 
+  const plots: string[] = [];
+  if (opts.out) {
+    const dir = join(opts.out, '..');
+    const qualityBase = join(dir, 'gpg-quality');
+    await writePlot(
+      barChart({
+        title: 'Held-out graphs: predicted latency vs IOS-DP',
+        data: res.trained.flatMap((r, i) => [
+          { graph: r.graph, method: "IOS's greedy", pct: (r.greedyMs / r.iosMs - 1) * 100 },
+          { graph: r.graph, method: 'GPG untrained', pct: (res.prior[i].gpgOverIos - 1) * 100 },
+          { graph: r.graph, method: 'GPG trained', pct: (r.gpgOverIos - 1) * 100 },
+        ]),
+        category: { field: 'graph', title: 'held-out graph' },
+        value: { field: 'pct', title: '% above IOS-DP latency (below 0: faster)' },
+        group: { field: 'method', title: 'partitioner' },
+      }),
+      qualityBase,
+    );
+    const speedBase = join(dir, 'gpg-search-time');
+    await writePlot(
+      barChart({
+        title: 'Held-out graphs: time to partition',
+        data: res.trained.flatMap((r) => [
+          { graph: r.graph, method: 'IOS-DP search', ms: r.iosSearchMs },
+          { graph: r.graph, method: 'GPG (one decode)', ms: r.gpgSearchMs },
+        ]),
+        category: { field: 'graph', title: 'held-out graph' },
+        value: { field: 'ms', title: 'wall time (ms, log)', log: true },
+        group: { field: 'method', title: 'partitioner' },
+      }),
+      speedBase,
+    );
+    const curveBase = join(dir, 'gpg-training');
+    await writePlot(
+      lineChart({
+        title: 'GPG training: latency on the training graphs ÷ greedy partition',
+        data: res.log.flatMap((l) => [
+          { iteration: l.iteration, kind: 'sampled (exploring)', ratio: l.sampledRatio },
+          ...(l.greedyRatio !== undefined ? [{ iteration: l.iteration, kind: 'greedy decode', ratio: l.greedyRatio }] : []),
+        ]),
+        x: { field: 'iteration', title: 'REINFORCE iteration' },
+        y: { field: 'ratio', title: 'latency ÷ greedy partition', zero: false },
+        series: { field: 'kind', title: 'policy' },
+      }),
+      curveBase,
+    );
+    plots.push(
+      plotMarkdown('GPG vs IOS-DP latency', qualityBase),
+      '',
+      plotMarkdown('partition time', speedBase),
+      '',
+      plotMarkdown('training curve', curveBase),
+      '',
+    );
+  }
+
   const md = [
     '# GPG: a learned graph partitioner against IOS-DP',
     '',
@@ -125,8 +184,13 @@ export async function gpgResults(opts: GpgResultsOptions = {}): Promise<string> 
     '',
     `Machine: ${machineLine()}`,
     '',
+    `Backend: cost-model predictions (${cost.name}, analytical roofline preset), no executor; GPG trains on tfjs (wasm backend).`,
+    '',
     'Command: `npx topsched reproduce gpg`',
     '',
+    `Scale: scaled down to run in a few minutes on 2 cores — ${train.iterations} REINFORCE iterations (GPG_RESULT_TRAIN), ${res.trainedOn.length} training and ${res.trained.length} held-out graphs.`,
+    '',
+    ...plots,
     `Cost model: ${cost.name}. Training: ${train.iterations} iterations, ${train.rollouts} rollouts per graph, ${train.graphsPerIteration} graphs per iteration, seed ${train.seed}; ${(res.trainWallMs / 1000).toFixed(0)} s.`,
     '',
     `Training set (${res.trainedOn.length} graphs): zoo ${sets.zooTrain.join(', ')}; full-size RandWire (WS k = 4, p = 0.75, graphs/zoo/randwire.ts) seeds ${sets.randwireTrain.join(', ')}; small RandWire (12 nodes per stage) seeds ${sets.randwireSmallTrain.join(', ')}.`,

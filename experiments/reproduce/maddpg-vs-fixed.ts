@@ -5,8 +5,9 @@
  * same K episode seeds as the trained launcher + scheduler (trained twice: throughput reward and the
  * env's default SLO-weighted reward); the verdict compares MADDPG's throughput and backlog with the
  * highest-throughput fixed-frequency policy's.
- * Writes docs/results/maddpg-vs-fixed.md; the verdict is computed from the numbers, either way.
+ * Writes docs/results/maddpg-vs-fixed.md and plots; the verdict is computed from the numbers, either way.
  */
+import { join } from 'node:path';
 import { initBackend } from '../../agents/backend.js';
 import { fixedFrequencyPolicy, randomPolicy } from '../../agents/baselines.js';
 import { type MaddpgConfig, MaddpgTrainer } from '../../agents/maddpg.js';
@@ -16,13 +17,15 @@ import type { AsyncInferenceOptions } from '../../env/options.js';
 import { greedyReleasePolicy } from '../../env/policies.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
+import { lineChart, type PlotSpec, plotMarkdown, writePlot } from '../plot.js';
 
 export interface MaddpgVsFixedOptions {
+  /** The markdown file; the plots go next to it (`maddpg-vs-fixed-*.svg/png`). */
   out?: string;
   log?: (line: string) => void;
-  /** Evaluation episodes (seeds 0..K−1). */
+  /** Evaluation episodes (seeds 0..K−1). Default 5. */
   episodes?: number;
-  /** MADDPG env steps. */
+  /** MADDPG env steps per trained variant. Default 30,000. */
   trainSteps?: number;
   config?: Partial<MaddpgConfig>;
   /** Env option overrides (e.g. reward weights) on top of TWO_MODEL_ENV. */
@@ -116,6 +119,33 @@ function evaluate(env: AsyncInferenceEnv, policy: Policy, episodes: number): Row
   };
 }
 
+/** Policy family, for the plot's colours. */
+function family(name: string): string {
+  if (name.startsWith('maddpg')) return 'MADDPG';
+  if (name.startsWith('fixed-frequency')) return name.endsWith('batch 1)') ? 'fixed frequency, batch 1' : 'fixed frequency, batched';
+  return name.split(' ')[0];
+}
+
+/** Throughput against mean backlog, one point per policy (shape = family): up and to the left is better. */
+function tradeoffPlot(rows: Row[]): PlotSpec {
+  const data = rows.map((r) => ({ policy: r.name, family: family(r.name), throughput: r.throughput, queue: r.meanQueue }));
+  return {
+    title: 'Throughput vs backlog per policy (mean of the evaluation episodes)',
+    data: { values: data },
+    width: 480,
+    height: 320,
+    mark: { type: 'point', filled: true, size: 110, opacity: 0.85 },
+    encoding: {
+      x: { field: 'queue', type: 'quantitative', title: 'mean requests in system (lower is better)' },
+      y: { field: 'throughput', type: 'quantitative', title: 'throughput (req/s)' },
+      // Many policies: 20 distinct colours, and the full names in the legend.
+      color: { field: 'policy', type: 'nominal', title: 'policy', scale: { scheme: 'category20' }, legend: { labelLimit: 400 } },
+      shape: { field: 'family', type: 'nominal', title: 'family', legend: { labelLimit: 400 } },
+      tooltip: [{ field: 'policy' }, { field: 'throughput' }, { field: 'queue' }],
+    },
+  } as PlotSpec;
+}
+
 function fmt(r: Row): (string | number)[] {
   return [
     r.name,
@@ -167,6 +197,7 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
     { label: 'maddpg (default SLO-weighted reward)', env: { ...envOpts, reward: { scale: 0.1 } } },
   ];
   const trained: { row: Row; curve: string[]; sec: number; episodes: number; updates: number }[] = [];
+  const curvePoints: { variant: string; step: number; ret: number }[] = [];
   for (const v of variants) {
     log(`${v.label}: training ${trainSteps} steps (${JSON.stringify(cfg)})`);
     const trainer = new MaddpgTrainer(new AsyncInferenceEnv(v.env), cfg);
@@ -183,6 +214,7 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
         const mean = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
         const line = `step ${trainer.counters.step}: mean training return of the last ${recent.length} episodes ${mean.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`;
         curve.push(line);
+        if (recent.length) curvePoints.push({ variant: v.label.replace(/^maddpg \((.*)\)$/, '$1'), step: trainer.counters.step, ret: mean });
         log(`  ${line}`);
       }
       const sec = (performance.now() - t0) / 1000;
@@ -221,6 +253,25 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
     'One seed and one config per reward: one run, not a distribution over seeds; a margin of this size could change sign with another seed.',
   ].join('\n');
 
+  const plots: string[] = [];
+  if (opts.out) {
+    const dir = join(opts.out, '..');
+    const tradeBase = join(dir, 'maddpg-vs-fixed-tradeoff');
+    await writePlot(tradeoffPlot(rows), tradeBase);
+    const curveBase = join(dir, 'maddpg-vs-fixed-training');
+    await writePlot(
+      lineChart({
+        title: 'MADDPG training: mean return of the last 5 episodes',
+        data: curvePoints,
+        x: { field: 'step', title: 'env step' },
+        y: { field: 'ret', title: 'episode return (own reward)', zero: false },
+        series: { field: 'variant', title: 'MADDPG trained on' },
+      }),
+      curveBase,
+    );
+    plots.push(plotMarkdown('throughput vs backlog', tradeBase), '', plotMarkdown('training curves', curveBase), '');
+  }
+
   const md = [
     '# MADDPG vs fixed-frequency dequeueing (simulated two-model env)',
     '',
@@ -234,8 +285,13 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
     '',
     `Machine: ${machineLine()}`,
     '',
+    'Backend: simulator with the roofline V100 preset (analytical cost model, not calibrated from a profile); MADDPG trains on tfjs (wasm backend).',
+    '',
     'Command: `npx topsched reproduce maddpg-vs-fixed`',
     '',
+    `Scale: ${trainSteps.toLocaleString('en-US')} training steps per MADDPG run (2 runs), ${K} evaluation episodes of ${envOpts.maxSteps} steps per policy, one training seed.`,
+    '',
+    ...plots,
     `MADDPG (agents/maddpg.ts, launcher + scheduler actors, centralised critics, wasm backend): ${trainSteps} env steps per run;`,
     `config ${Object.entries(cfg)
       .map(([k, v]) => `${k} ${JSON.stringify(v)}`)

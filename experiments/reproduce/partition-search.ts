@@ -1,26 +1,39 @@
 /**
  * Search statistics of the classic partitioners on every zoo model (batch 1): predicted latency of
  * sequential / greedy / IOS-DP under a cost model, and the DP's states, transitions, distinct stages
- * costed and wall time. Writes docs/results/partition-search.md.
+ * costed and wall time. Writes docs/results/partition-search.md and two plots next to it.
  */
+import { join } from 'node:path';
 import { costModelFromSpec } from '../../graphs/cost/index.js';
 import { partition } from '../../graphs/partition/index.js';
 import { buildModel, ZOO } from '../../graphs/zoo/index.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
+import { barChart, type PlotSpec, plotMarkdown, writePlot } from '../plot.js';
 
 export interface PartitionSearchOptions {
+  /** Cost-model specs, one section each. Default roofline:v100 and roofline:cpu-2core. */
   costs?: string[];
+  /** Zoo models (batch 1). Default every zoo model. */
   models?: string[];
+  /** The markdown file; the plots go next to it (`partition-search-*.svg/png`). */
   out?: string;
   log?: (line: string) => void;
 }
 
-export function partitionSearch(opts: PartitionSearchOptions = {}): string {
+/** One panel per cost model: a bar chart of the same encoding, faceted by row. */
+function facetedBars(spec: PlotSpec, field: string, title: string): PlotSpec {
+  const { title: t, data, ...unit } = spec as unknown as Record<string, unknown>;
+  return { title: t, data, facet: { row: { field, type: 'nominal', title } }, spec: unit, resolve: { scale: { y: 'independent' } } } as unknown as PlotSpec;
+}
+
+export async function partitionSearch(opts: PartitionSearchOptions = {}): Promise<string> {
   const costs = opts.costs ?? ['roofline:v100', 'roofline:cpu-2core'];
   const models = opts.models ?? Object.keys(ZOO);
   const log = opts.log ?? (() => {});
   const sections: string[] = [];
+  const speedups: Record<string, unknown>[] = [];
+  const searches: Record<string, unknown>[] = [];
   for (const spec of costs) {
     const cost = costModelFromSpec(spec);
     const rows: (string | number)[][] = [];
@@ -33,6 +46,13 @@ export function partitionSearch(opts: PartitionSearchOptions = {}): string {
       log(
         `${spec} ${name}: sequential ${seq.latencyMs.toFixed(3)} ms, greedy ${greedy.latencyMs.toFixed(3)} ms, ios-dp ${dp.latencyMs.toFixed(3)} ms in ${st.wallMs.toFixed(0)} ms`,
       );
+      for (const [method, ms] of [
+        ['greedy', greedy.latencyMs],
+        ['ios-dp', dp.latencyMs],
+      ] as const)
+        speedups.push({ cost: cost.name, model: name, method, speedup: seq.latencyMs / ms });
+      // Log axis: a search measured as 0 ms (tiny models) is floored at 1 µs to stay on it.
+      searches.push({ cost: cost.name, model: name, ms: Math.max(st.wallMs, 1e-3), states: st.states });
       rows.push([
         name,
         graph.nodes.length,
@@ -51,6 +71,48 @@ export function partitionSearch(opts: PartitionSearchOptions = {}): string {
       `## ${cost.name}\n\n${table(['model', 'ops', 'sequential ms', 'greedy ms', 'ios-dp ms', 'dp speedup', 'dp stages', 'states', 'transitions', 'stages costed', 'search s'], rows)}`,
     );
   }
+  const plots: string[] = [];
+  if (opts.out) {
+    const dir = join(opts.out, '..');
+    const speedBase = join(dir, 'partition-search-speedup');
+    await writePlot(
+      facetedBars(
+        barChart({
+          title: 'Predicted speed-up over the sequential schedule (batch 1)',
+          data: speedups,
+          category: { field: 'model', title: 'model' },
+          value: { field: 'speedup', title: 'sequential ÷ method latency' },
+          group: { field: 'method', title: 'partitioner' },
+        }),
+        'cost',
+        'cost model',
+      ),
+      speedBase,
+    );
+    const searchBase = join(dir, 'partition-search-time');
+    await writePlot(
+      barChart({
+        title: 'IOS-DP search wall time per model',
+        data: searches,
+        category: { field: 'model', title: 'model' },
+        value: { field: 'ms', title: 'search time (ms, log)', log: true },
+        group: { field: 'cost', title: 'cost model' },
+      }),
+      searchBase,
+    );
+    plots.push(plotMarkdown('speed-up over sequential', speedBase), '', plotMarkdown('IOS-DP search time', searchBase), '');
+  }
+  const dpWins = speedups.filter((r) => r.method === 'ios-dp');
+  const best = dpWins.reduce((a, b) => ((b.speedup as number) > (a.speedup as number) ? b : a));
+  const slowest = searches.reduce((a, b) => ((b.ms as number) > (a.ms as number) ? b : a));
+  const greedyOf = (r: Record<string, unknown>) => speedups.find((x) => x.method === 'greedy' && x.cost === r.cost && x.model === r.model)?.speedup as number;
+  const dpVsGreedy = dpWins.filter((r) => (r.speedup as number) > greedyOf(r) * (1 + 1e-9));
+  const dpSlower = dpWins.filter((r) => (r.speedup as number) < greedyOf(r) * (1 - 1e-9)).map((r) => `${r.model} (${r.cost})`);
+  const verdict = [
+    `IOS-DP's largest predicted speed-up over sequential is ${(best.speedup as number).toFixed(2)}× (${best.model}, ${best.cost});`,
+    `it is strictly faster than greedy on ${dpVsGreedy.length} of ${dpWins.length} (model, cost model) pairs${dpSlower.length ? ` and slower on ${dpSlower.join(', ')}` : ' and never slower'}.`,
+    `The most expensive search is ${slowest.model} under ${slowest.cost}: ${((slowest.ms as number) / 1000).toFixed(2)} s, ${slowest.states} DP states.`,
+  ].join('\n');
   const md = [
     '# Partition search: sequential vs greedy vs IOS dynamic programming',
     '',
@@ -62,9 +124,16 @@ export function partitionSearch(opts: PartitionSearchOptions = {}): string {
     '',
     `Machine: ${machineLine()}`,
     '',
+    `Backend: cost-model predictions (${costs.join(', ')}; analytical roofline presets), no executor; search time is wall time of the TypeScript DP.`,
+    '',
     `Command: \`npx topsched reproduce partition-search\``,
     '',
-    ...sections.map((s) => `${s.replace(/\n(?=[^\n]*$)/, '\n')}\n`),
+    `Scale: ${opts.models ? 'reduced' : 'full, every zoo model'} — ${models.length} model${models.length === 1 ? '' : 's'} (${models.join(', ')}), batch 1, ${costs.length} cost model${costs.length === 1 ? '' : 's'}.`,
+    '',
+    ...plots,
+    ...sections.map((s) => `${s}\n`),
+    verdict,
+    '',
   ].join('\n');
   if (opts.out) writeFileAtomic(opts.out, md);
   return md;
