@@ -33,7 +33,7 @@ import { buildModel } from '../graphs/zoo/index.js';
 import { table } from './format.js';
 import { machineInfo, machineLine, writeFileAtomic } from './machine.js';
 import { barChart, writePlot } from './plot.js';
-import { gitInfo, type RunMeta, writeJsonAtomic, writeMeta } from './run-dir.js';
+import { newRunMeta, writeJsonAtomic, writeMeta } from './run-dir.js';
 
 export type QuickBaseline = 'fixed-frequency' | 'greedy-release' | 'one-at-a-time';
 
@@ -252,20 +252,7 @@ function markdownTable(headers: string[], rows: (string | number)[][]): string {
 export async function quickstart(o: QuickstartOptions = {}): Promise<QuickstartResult> {
   const runDir = resolve(o.outDir ?? join('runs', `quickstart_${stamp()}`));
   const settings = { ...o, log: undefined };
-  const meta: RunMeta = {
-    format: 'topsched.run/1',
-    name: 'quickstart',
-    seed: o.seed ?? 1,
-    digest: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 8),
-    git: gitInfo(),
-    commands: [process.argv.slice(1)],
-    node: process.version,
-    machine: machineLine(),
-    startedAt: new Date().toISOString(),
-    endedAt: null,
-    status: 'running',
-    step: 0,
-  };
+  const meta = newRunMeta('quickstart', o.seed ?? 1, createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 8));
   writeMeta(runDir, meta);
   try {
     const r = await run(o, runDir);

@@ -127,13 +127,20 @@ export function createRunDir(cfg: RunConfig, opts: { dir?: string; root?: string
     );
   }
   writeFileAtomic(join(dir, RUN_FILES.config), configToYaml(cfg));
-  const meta: RunMeta = {
+  const meta = newRunMeta(cfg.name, cfg.seed, paramDigest(cfg), opts.argv);
+  writeMeta(dir, meta);
+  return { dir, meta };
+}
+
+/** A 'running' meta.json for a new run: where (git, machine, node), when, and the command line. */
+export function newRunMeta(name: string, seed: number, digest: string, argv: string[] = process.argv.slice(1)): RunMeta {
+  return {
     format: 'topsched.run/1',
-    name: cfg.name,
-    seed: cfg.seed,
-    digest: paramDigest(cfg),
+    name,
+    seed,
+    digest,
     git: gitInfo(),
-    commands: [opts.argv ?? process.argv.slice(1)],
+    commands: [argv],
     node: process.version,
     machine: machineLine(),
     startedAt: new Date().toISOString(),
@@ -141,6 +148,4 @@ export function createRunDir(cfg: RunConfig, opts: { dir?: string; root?: string
     status: 'running',
     step: 0,
   };
-  writeMeta(dir, meta);
-  return { dir, meta };
 }

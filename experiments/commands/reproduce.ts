@@ -21,24 +21,8 @@ import { singleModel } from '../reproduce/single-model.js';
 
 export const EXPERIMENTS: Experiment[] = [
   {
-    name: 'per-layer-batching',
-    minutes: 1,
-    description: 'memory oversubscription 1–2×: per-layer micro-batching vs fixed vs smaller batch (roofline V100), native split anchor',
-    run: async (outDir, log) => {
-      await perLayerBatching({ out: join(outDir, 'per-layer-batching.md'), log });
-    },
-  },
-  {
-    name: 'interference',
-    minutes: 3,
-    description: 'native CPU co-run slowdowns of zoo model pairs/triples; MLP interference predictor on held-out combos; pairing regret',
-    run: async (outDir, log) => {
-      await interferenceExperiment({ out: join(outDir, 'interference.md'), log });
-    },
-  },
-  {
     name: 'partition-search',
-    minutes: 3,
+    minutes: 2,
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: async (outDir, log) => {
       await partitionSearch({ out: join(outDir, 'partition-search.md'), log });
@@ -53,8 +37,16 @@ export const EXPERIMENTS: Experiment[] = [
     },
   },
   {
+    name: 'sim-fidelity',
+    minutes: 1,
+    description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
+    run: async (outDir, log) => {
+      await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
+    },
+  },
+  {
     name: 'gpg',
-    minutes: 3,
+    minutes: 1.5,
     description: 'train the GPG partitioner, then GPG vs IOS-DP vs greedy on held-out RandWire seeds and NASNet-A Mobile (roofline V100)',
     run: async (outDir, log) => {
       await gpgResults({ out: join(outDir, 'gpg.md'), log });
@@ -62,23 +54,15 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'maddpg-vs-fixed',
-    minutes: 4,
+    minutes: 2.5,
     description: 'train MADDPG (launcher + scheduler) on the simulated two-model env; throughput, backlog, p95 vs every fixed-frequency level',
     run: async (outDir, log) => {
       await maddpgVsFixed({ out: join(outDir, 'maddpg-vs-fixed.md'), log });
     },
   },
   {
-    name: 'sim-fidelity',
-    minutes: 2,
-    description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
-    run: async (outDir, log) => {
-      await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
-    },
-  },
-  {
     name: 'single-model',
-    minutes: 6,
+    minutes: 3.5,
     description: 'sequential / greedy / IOS-DP / GPG / TOP latency of 4 CNNs: native CPU at batch 1, V100 roofline, batch sweep 1–128',
     run: async (outDir, log) => {
       await singleModel({ outDir, log });
@@ -86,7 +70,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'search-cost',
-    minutes: 2,
+    minutes: 1,
     description: 'GPG vs IOS-DP search time and predicted-latency ratio per network (zoo models, RandWire seeds; roofline V100)',
     run: async (outDir, log) => {
       await searchCost({ outDir, log });
@@ -94,39 +78,15 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'self-acceleration',
-    minutes: 2,
+    minutes: 1.5,
     description: "one model's native CPU throughput vs tasks in flight (1–8), stream pool (1–2) and batch size (1–32)",
     run: async (outDir, log) => {
       await selfAcceleration({ outDir, log });
     },
   },
   {
-    name: 'parallel-modes',
-    minutes: 1.5,
-    description: 'MPInfer: streams / contexts / MPS and pinned vs pageable for 2–4 concurrent models (simulated V100), native 1 vs 2 streams',
-    run: async (outDir, log) => {
-      await parallelModes({ out: join(outDir, 'parallel-modes.md'), log });
-    },
-  },
-  {
-    name: 'memory-planning',
-    minutes: 1.5,
-    description: 'naive / caching / planned arena / trace plan bytes and latency per zoo model (native CPU), replicas in 512 MiB and 2 GiB',
-    run: async (outDir, log) => {
-      await memoryPlanning({ out: join(outDir, 'memory-planning.md'), log });
-    },
-  },
-  {
-    name: 'model-sharing',
-    minutes: 2,
-    description: 'one weights copy for N concurrent tasks vs one instance each (native CPU): bytes, RSS, throughput, tasks in a budget',
-    run: async (outDir, log) => {
-      await modelSharing({ out: join(outDir, 'model-sharing.md'), log });
-    },
-  },
-  {
     name: 'multi-model-serving',
-    minutes: 4,
+    minutes: 1.5,
     description: 'TOP (MADDPG) vs Triton-like / POS-like / fixed-frequency / one-at-a-time: throughput and p99 vs arrival rate (simulated V100)',
     run: async (outDir, log) => {
       await multiModelServing({ outDir, log });
@@ -134,10 +94,50 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'ablations',
-    minutes: 5,
+    minutes: 8,
     description: 'launcher only / scheduler only / both learned (3 seeds each) vs the best static policy: throughput, p99, backlog (simulated V100)',
     run: async (outDir, log) => {
       await ablations({ outDir, log });
+    },
+  },
+  {
+    name: 'parallel-modes',
+    minutes: 0.5,
+    description: 'MPInfer: streams / contexts / MPS and pinned vs pageable for 2–4 concurrent models (simulated V100), native 1 vs 2 streams',
+    run: async (outDir, log) => {
+      await parallelModes({ out: join(outDir, 'parallel-modes.md'), log });
+    },
+  },
+  {
+    name: 'memory-planning',
+    minutes: 0.5,
+    description: 'naive / caching / planned arena / trace plan bytes and latency per zoo model (native CPU), replicas in 512 MiB and 2 GiB',
+    run: async (outDir, log) => {
+      await memoryPlanning({ out: join(outDir, 'memory-planning.md'), log });
+    },
+  },
+  {
+    name: 'per-layer-batching',
+    minutes: 0.5,
+    description: 'memory oversubscription 1–2×: per-layer micro-batching vs fixed vs smaller batch (roofline V100), native split anchor',
+    run: async (outDir, log) => {
+      await perLayerBatching({ out: join(outDir, 'per-layer-batching.md'), log });
+    },
+  },
+  {
+    name: 'model-sharing',
+    minutes: 0.5,
+    description: 'one weights copy for N concurrent tasks vs one instance each (native CPU): bytes, RSS, throughput, tasks in a budget',
+    run: async (outDir, log) => {
+      await modelSharing({ out: join(outDir, 'model-sharing.md'), log });
+    },
+  },
+  {
+    name: 'interference',
+    minutes: 1,
+    description: 'native CPU co-run slowdowns of zoo model pairs/triples; MLP interference predictor on held-out combos; pairing regret',
+    run: async (outDir, log) => {
+      await interferenceExperiment({ out: join(outDir, 'interference.md'), log });
     },
   },
 ];

@@ -382,7 +382,9 @@ async function writeReport(r: InterferenceResult, opts: InterferenceOptions, nSa
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const hits = (k: 'mlp' | 'linear') => r.placement.filter((p) => p[k] <= p.optimal + 1e-9).length;
   const [mlp, lin, mean] = r.mape;
-  const loaded = Math.max(r.load.before, r.load.after) > 1.5 * r.load.cores;
+  // Only the load before measuring tells of other processes: the co-runs' own threads (up to 3
+  // executors × 2 op threads) raise the load average during and after the measurement.
+  const loaded = r.load.before > 1.5 * r.load.cores;
   const verdict =
     mlp.heldOut < lin.heldOut && mlp.heldOut < mean.heldOut
       ? `the MLP predicts held-out combinations best (${f1(mlp.heldOut)} % MAPE vs ${f1(lin.heldOut)} % ridge, ${f1(mean.heldOut)} % mean)`
@@ -401,7 +403,7 @@ async function writeReport(r: InterferenceResult, opts: InterferenceOptions, nSa
     '',
     `Machine: ${machineLine()}`,
     '',
-    `Backend: cpu native (oneDNN), every executor 1 stream × 2 op threads. Load average while measuring: ${r.load.before.toFixed(1)} → ${r.load.after.toFixed(1)} on ${r.load.cores} cores` +
+    `Backend: cpu native (oneDNN), every executor 1 stream × 2 op threads. 1-minute load average before measuring ${r.load.before.toFixed(1)}, after ${r.load.after.toFixed(1)} (the after value includes the co-runs' own threads) on ${r.load.cores} cores` +
       (loaded
         ? ' — the machine was busy with other processes, whose threads share the cores fairly with ours, so these slowdowns mostly measure that background load, not the co-runners.'
         : ' (quiet).'),

@@ -80,7 +80,7 @@ export interface ParallelModesResult {
   sim: SimRow[];
   nativeModels: string[];
   native: NativeRow[];
-  /** 1-minute load average right after the native runs (other jobs on the cores). */
+  /** 1-minute load average just before the native runs: other jobs on the cores (the runs' own 2 streams would add ~2). */
   loadAvg: number;
 }
 
@@ -192,6 +192,7 @@ export async function parallelModes(o: ParallelModesOptions = {}): Promise<{ res
   const nativePool = o.nativeModels ?? pool.slice(0, 3);
   const nativeCounts = o.nativeCounts ?? [2, 3];
   const native: NativeRow[] = [];
+  const loadBefore = loadavg()[0];
   for (const k of nativeCounts) {
     if (k > nativePool.length) throw new Error(`option 'nativeCounts': ${k} models asked, the native pool has ${nativePool.length}`);
     const rows = await nativeConcurrent(nativePool.slice(0, k), o.nativeRounds ?? 16);
@@ -199,7 +200,7 @@ export async function parallelModes(o: ParallelModesOptions = {}): Promise<{ res
     for (const r of rows) log(`parallel-modes: native ${k} models, ${r.streams} stream(s): ${r.fps.toFixed(1)} img/s, mean ${r.meanMs.toFixed(1)} ms`);
   }
   const device = devicePreset(costSpec.replace(/^roofline:/, '')).name;
-  const result: ParallelModesResult = { device, models: pool.slice(0, Math.max(...counts)), sim, nativeModels: nativePool, native, loadAvg: loadavg()[0] };
+  const result: ParallelModesResult = { device, models: pool.slice(0, Math.max(...counts)), sim, nativeModels: nativePool, native, loadAvg: loadBefore };
   const md = o.out ? await writeMarkdown(result, o, { streams, inFlight, simMs, counts, batches, nativeCounts }) : '';
   return { result, md };
 }
@@ -336,7 +337,7 @@ async function writeMarkdown(
         .map((x) => `${x.mode} ${x.models}/b${x.batch}`)
         .join(', ') || 'no configuration'
     }; by batch: ${s.batches.map((b) => `batch ${b} mean ${pct(mean(r.sim.filter((x) => x.transfers === 'pinned' && x.batch === b).map((x) => x.fps / find(x.models, x.batch, x.mode, 'pageable').fps - 1)))}`).join(', ')} — a pageable copy holds one of the model's streams, a pinned one runs on a copy engine.`,
-    `- Native CPU, 2 streams vs 1: ${nat.map((n) => `${n.k} models ${n.speedup.toFixed(2)}× (${n.one.fps.toFixed(1)} → ${n.two.fps.toFixed(1)} img/s)`).join('; ')}. Each stream is one core here, so the gain needs an otherwise idle machine; the 1-minute load average after the native runs was ${r.loadAvg.toFixed(1)} on ${cpus().length} cores${r.loadAvg > cpus().length - 0.5 ? ' — other jobs held the cores, so these native figures are those of a contended machine' : ''}.`,
+    `- Native CPU, 2 streams vs 1: ${nat.map((n) => `${n.k} models ${n.speedup.toFixed(2)}× (${n.one.fps.toFixed(1)} → ${n.two.fps.toFixed(1)} img/s)`).join('; ')}. Each stream is one core here, so the gain needs an otherwise idle machine; the 1-minute load average before the native runs was ${r.loadAvg.toFixed(1)} on ${cpus().length} cores${r.loadAvg > 0.5 * cpus().length ? ' — other jobs held the cores, so these native figures are those of a contended machine' : ''}.`,
     '',
   ].join('\n');
   writeFileAtomic(out, md);
