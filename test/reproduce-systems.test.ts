@@ -85,8 +85,10 @@ describe.skipIf(!native)('reproduce memory-planning', () => {
     for (const k of ['caching', 'planned', 'trace'] as const) expect(m.latencyMs[k]).toBeGreaterThan(0);
     const c = result.check;
     expect(c?.replicas).toBe(replicasInBudget(64 * MiB, m.weightBytes, m.bytes.planned));
-    // Every task ran at once, each on its own arena; weights + arenas stay within the budget.
-    expect(c?.arenaPoolBytes).toBeGreaterThanOrEqual((c?.replicas ?? 0) * m.bytes.planned);
+    // The pool holds between one arena (tasks ran one after another) and one per replica (all at once);
+    // weights + arenas stay within the budget either way.
+    expect(c?.arenaPoolBytes).toBeGreaterThanOrEqual(m.bytes.planned);
+    expect(c?.arenaPoolBytes).toBeLessThanOrEqual((c?.replicas ?? 0) * m.bytes.planned);
     expect(c?.deviceBytes).toBeLessThanOrEqual(64 * MiB);
     expect(md).toContain('Command: `npx topsched reproduce memory-planning`');
     plotsWritten(dir, 'memory-planning', 'memory-planning-replicas');

@@ -144,6 +144,12 @@ export async function loadReplicas(name: string, n: number, budgetMiB: number): 
   }
 }
 
+/** How many planned arenas the replica check's pool held at once (the pool reuses a finished task's arena). */
+function arenasAtOnce(r: MemoryPlanningResult, c: ReplicaCheck): string {
+  const arena = r.models.find((m) => m.model === c.model)?.bytes.planned;
+  return arena ? String(Math.round(c.arenaPoolBytes / arena)) : '?';
+}
+
 export async function memoryPlanning(o: MemoryPlanningOptions = {}): Promise<{ result: MemoryPlanningResult; md: string }> {
   const log = o.log ?? (() => {});
   const names = o.models ?? zooNames().filter((n) => !TOO_SLOW_ON_CPU.includes(n));
@@ -281,8 +287,8 @@ async function writeMarkdown(r: MemoryPlanningResult, out: string, names: string
     '',
     ...(c
       ? [
-          `Check: ${c.replicas} instances of ${c.model} loaded in one executor with ${c.replicas} streams, one planned task each, all running at once: weights`,
-          `${bytes(c.deviceBytes - c.arenaPoolBytes)} + arena pool ${bytes(c.arenaPoolBytes)} = ${bytes(c.deviceBytes)} against the ${c.budgetMiB} MiB budget`,
+          `Check: ${c.replicas} instances of ${c.model} loaded in one executor with ${c.replicas} streams, one planned task each, submitted together: weights`,
+          `${bytes(c.deviceBytes - c.arenaPoolBytes)} + arena pool ${bytes(c.arenaPoolBytes)} (${arenasAtOnce(r, c)} of ${c.replicas} arenas held at once; a task that ends before another starts hands its arena on) = ${bytes(c.deviceBytes)} against the ${c.budgetMiB} MiB budget`,
           `(${c.deviceBytes <= c.budgetMiB * MiB ? 'fits' : 'does NOT fit'}; one more replica would need ${bytes(((c.replicas + 1) * c.deviceBytes) / c.replicas)}, ${((c.replicas + 1) * c.deviceBytes) / c.replicas > c.budgetMiB * MiB ? 'over' : 'still within'} the budget). Process RSS grew by ${bytes(c.rssDeltaBytes)} — more than the device bytes`,
           `because every handle also keeps its materialized weights on the JS heap and every stream thread has its own stack and scratch; ${(c.wallMs / 1000).toFixed(1)} s to load and run.`,
           '',
