@@ -14,6 +14,7 @@
  * carries the calibration, so other comparisons (experiments/reproduce/sim-fidelity.ts runs the
  * env on both executors) use the same simulator without profiling again.
  */
+
 import { type ProfileDocument, ProfiledCostModel } from '../graphs/cost/profiled.js';
 import { type DeviceSpec, devicePreset, RooflineCostModel } from '../graphs/cost/roofline.js';
 import type { Graph } from '../graphs/ir.js';
@@ -23,6 +24,7 @@ import { type ModelHandle, NativeExecutor } from '../native/index.js';
 import { profileModel } from '../native/profile.js';
 import { type ContentionParams, contentionFromProfiles, fitContention } from './sim/contention.js';
 import { Simulator } from './sim/simulator.js';
+import { median } from './stats.js';
 
 export interface SimVsNativeOptions {
   graphs: Graph[];
@@ -47,11 +49,6 @@ export interface SimVsNativeResult {
   /** Mean over tasks of |sim − native| / native. */
   meanAbsRelError: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** What the simulator is calibrated with: the native profiles and what they price and fit. */
 export interface NativeCalibration {

@@ -15,6 +15,7 @@
  * Entry: `node dist/experiments/quickstart.js [--steps N] [--seconds S] [--load X] [--train-budget S] [--out DIR]`; tests call
  * `quickstart()` with tiny settings.
  */
+
 import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../agents/backend.js';
 import { type MaddpgConfig, MaddpgTrainer } from '../agents/maddpg.js';
 import type { Policy } from '../agents/policy.js';
+import { fromEnvPolicy } from '../agents/policy.js';
 import { ProgressBar } from '../agents/progress.js';
 import { type AsyncInferenceActions, AsyncInferenceEnv, LAUNCHER } from '../env/async-inference-env.js';
 import type { EnvMetrics } from '../env/metrics.js';
@@ -180,7 +182,7 @@ function baseline(name: QuickBaseline, env: AsyncInferenceEnv, perEpoch: number[
     name === 'fixed-frequency'
       ? `fixed-frequency (${perEpoch.map((x) => view.levels.find((l) => l >= x) ?? Math.max(...view.levels)).join('/')} per epoch)`
       : name;
-  return { name: label, reset: () => p.reset(0), act: () => p.act() };
+  return fromEnvPolicy(p, label);
 }
 
 function row(policy: string, executor: 'native' | 'sim', r: Awaited<ReturnType<typeof evaluate>>): PolicyRow {

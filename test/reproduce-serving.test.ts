@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../env/async-inference-env.js';
+import { std } from '../env/stats.js';
 import { ablations } from '../experiments/reproduce/ablations.js';
 import { multiModelServing } from '../experiments/reproduce/multi-model-serving.js';
-import { FrozenAgentEnv, RateMixtureEnv, servingEnvOptions, staticPolicy, std } from '../experiments/reproduce/serving-harness.js';
+import { FrozenAgentEnv, RateMixtureEnv, servingEnvOptions, staticPolicy } from '../experiments/reproduce/serving-harness.js';
 
 const tiny = { episodeSteps: 40, episodes: 2, config: { learningStarts: 100, batchSize: 32, trainFreq: 4 } };
 

@@ -3,9 +3,11 @@
  * repeated; prints task latency, throughput and the memory figures (planned arena vs the measured
  * LOAD and the naive no-reuse sum), and optionally a Chrome trace of the last run.
  */
+
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { median } from '../../env/stats.js';
 import type { MemoryMode, NativeExecutor, RunReport } from '../../native/index.js';
 import { writeChromeTrace } from '../../native/trace.js';
 import { bytes, ms, printJson } from '../format.js';
@@ -29,12 +31,6 @@ interface RunOpts {
   warmup: number;
   trace?: string;
   json?: boolean;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** A run whose tasks failed is an error naming the first failed task. */

@@ -7,6 +7,7 @@
  * frozen agent's action comes from the static policy inside the env, and MADDPG sees one agent.
  * Writes docs/results/ablations.md and a plot; the verdict is computed from the numbers.
  */
+
 import { join } from 'node:path';
 import { initBackend } from '../../agents/backend.js';
 import { posPolicy } from '../../agents/baselines.js';
@@ -15,6 +16,7 @@ import type { Policy } from '../../agents/policy.js';
 import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../../env/async-inference-env.js';
 import type { ParallelEnv } from '../../env/core.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
+import { mean, std } from '../../env/stats.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
 import { barChart, plotMarkdown, writePlot } from '../plot.js';
@@ -24,14 +26,12 @@ import {
   evalSeeds,
   evaluateServing,
   FrozenAgentEnv,
-  mean,
   type ServingRow,
   type StaticChoice,
   servingEnvOptions,
   splicePolicy,
   staticLabel,
   staticPolicy,
-  std,
   trainMaddpg,
   tuningSeeds,
 } from './serving-harness.js';

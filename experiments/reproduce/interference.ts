@@ -16,6 +16,7 @@
  * mean. Placement: for seeded subsets of instances, pair them up with the least predicted total
  * slowdown and compare with the exhaustive search on measured slowdowns (regret).
  */
+
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import seedrandom from 'seedrandom';
@@ -32,6 +33,7 @@ import {
   modelFeatures,
   sampleCombo,
 } from '../../agents/interference.js';
+import { median } from '../../env/stats.js';
 import type { Graph } from '../../graphs/ir.js';
 import { type Schedule, sequentialSchedule } from '../../graphs/schedule.js';
 import { buildModel } from '../../graphs/zoo/index.js';
@@ -96,11 +98,6 @@ export interface InterferenceResult {
   /** 1-minute load average of the machine before and after measuring (other processes' load skews co-run timings). */
   load: { before: number; after: number; cores: number };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function parseInstance(spec: string): { model: string; batch: number } {
   const m = /^([A-Za-z0-9_]+)@(\d+)$/.exec(spec);

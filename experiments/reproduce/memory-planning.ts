@@ -10,8 +10,10 @@
  * The arena, LOAD, naive and caching figures come from native/bench.ts `memoryRatios` (the
  * executor results' table (d)); this file adds the trace plan, the latencies and the budgets.
  */
+
 import { cpus, loadavg } from 'node:os';
 import { weightBytes } from '../../env/models.js';
+import { median } from '../../env/stats.js';
 import { sequentialSchedule } from '../../graphs/schedule.js';
 import { buildModel, zooNames } from '../../graphs/zoo/index.js';
 import { memoryRatios } from '../../native/bench.js';
@@ -71,11 +73,6 @@ export interface MemoryPlanningResult {
 }
 
 const MiB = 2 ** 20;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Replicas of a model (its own weights and one task's activations each) that fit `budget` bytes. */
 export function replicasInBudget(budget: number, weights: number, activations: number): number {

@@ -6,11 +6,13 @@
  * drawn from the swept rates; every policy is evaluated on the same seeds at every rate.
  * Writes docs/results/multi-model-serving.md and two plots; the verdict is computed from the rows.
  */
+
 import { join } from 'node:path';
 import { initBackend } from '../../agents/backend.js';
 import { posPolicy, tritonPolicy } from '../../agents/baselines.js';
 import type { MaddpgConfig } from '../../agents/maddpg.js';
 import type { Policy } from '../../agents/policy.js';
+import { fromEnvPolicy } from '../../agents/policy.js';
 import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import { oneAtATimePolicy } from '../../env/policies.js';
 import { table } from '../format.js';
@@ -21,7 +23,6 @@ import {
   bestStatic,
   evalSeeds,
   evaluateServing,
-  fromEnvPolicy,
   RateMixtureEnv,
   type ServingRow,
   servingEnvOptions,

@@ -4,16 +4,10 @@
  * schedule before run k + 1 of any) so background load on the shared machine hits all alike.
  * Latency is the executor's task latency (first command to last), as in native/bench.ts.
  */
+import { median } from '../../env/stats.js';
 import type { Graph } from '../../graphs/ir.js';
 import type { Schedule } from '../../graphs/schedule.js';
 import { NativeExecutor } from '../../native/index.js';
-
-export function median(xs: number[]): number {
-  if (!xs.length) throw new Error('median of no samples');
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 export interface NativeTimingOptions {
   runs: number;

@@ -7,6 +7,7 @@
  * adapter runs an epoch's launches. Writes self-acceleration.md and its plots.
  */
 import { join } from 'node:path';
+import { median } from '../../env/stats.js';
 import { withBatch } from '../../graphs/infer.js';
 import { sequentialSchedule } from '../../graphs/schedule.js';
 import { buildModel } from '../../graphs/zoo/index.js';
@@ -14,7 +15,6 @@ import { NativeExecutor } from '../../native/index.js';
 import { table } from '../format.js';
 import { machineInfo, machineLine, writeFileAtomic } from '../machine.js';
 import { lineChart, plotMarkdown, writePlot } from '../plot.js';
-import { median } from './native-timing.js';
 
 export interface SelfAccelerationOptions {
   /** Folder for self-acceleration.md and its plots. */

@@ -6,14 +6,17 @@
  * here so agents/maddpg.ts stays unchanged), MADDPG training with a short curve, and the one
  * evaluation loop every policy goes through on the same seeds.
  */
+
 import { type MaddpgConfig, MaddpgTrainer } from '../../agents/maddpg.js';
 import type { Policy } from '../../agents/policy.js';
+import { fromEnvPolicy } from '../../agents/policy.js';
 import { deriveSeed, makeRng } from '../../agents/rng.js';
 import { type AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
 import { type AgentID, EnvError, type ParallelEnv, type ResetOptions, type ResetResult, type StepResult } from '../../env/core.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
-import { type EnvPolicy, fixedFrequencyPolicy, levelIndex } from '../../env/policies.js';
+import { fixedFrequencyPolicy, levelIndex } from '../../env/policies.js';
 import type { Box, Space } from '../../env/spaces.js';
+import { mean } from '../../env/stats.js';
 import { TWO_MODEL_ENV } from './maddpg-vs-fixed.js';
 
 /**
@@ -169,11 +172,6 @@ export function splicePolicy(name: string, learned: Policy, learnedAgent: AgentI
   };
 }
 
-/** env/policies.ts baselines (no observation argument) on the agents' Policy interface. */
-export function fromEnvPolicy(p: EnvPolicy, name = p.name): Policy {
-  return { name, reset: () => p.reset(), act: () => p.act() };
-}
-
 export interface ServingRow {
   policy: string;
   /** Total offered arrival rate, requests/s. */
@@ -275,17 +273,6 @@ export function evalSeeds(k: number): number[] {
 /** Seeds for tuning baselines (choosing the best static configuration), disjoint from evaluation's 0..K−1. */
 export function tuningSeeds(k: number): number[] {
   return Array.from({ length: k }, (_, i) => deriveSeed('tuning', i));
-}
-
-export function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-}
-
-/** Sample standard deviation (n − 1); 0 for fewer than two values. */
-export function std(xs: number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
 }
 
 /** A static configuration: every model releases `perEpoch` requests per epoch, runs `schedule`, at `batch`. */
