@@ -13,7 +13,7 @@
  *
  * Everything random comes from the RNG handed to `reset`, so a seed fixes the whole sequence.
  */
-import { readFileSync } from 'node:fs';
+import { readTextBounded } from '../graphs/limits.js';
 import { EnvError } from './core.js';
 import type { Rng } from './spaces.js';
 
@@ -180,13 +180,7 @@ export function parseTraceCsv(text: string, where = 'trace CSV'): TraceRow[] {
 }
 
 export function loadTraceCsv(path: string): TraceRow[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new EnvError(`cannot read trace: ${(e as Error).message}`, path);
-  }
-  return parseTraceCsv(text, path);
+  return parseTraceCsv(readTextBounded(path, 'trace'), path);
 }
 
 /** Replays the rows of one model; `offsetS` shifts the trace, `loop` repeats it end to end. */

@@ -17,10 +17,11 @@
  *
  * Relative paths (`source`, trace `path`) resolve against the workload file's directory.
  */
-import { readFileSync } from 'node:fs';
+
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { readTextBounded } from '../graphs/limits.js';
 import { type ArrivalProcess, DiurnalArrivals, loadTraceCsv, MmppArrivals, PoissonArrivals, TraceArrivals, type TraceRow } from './arrivals.js';
 import { EnvError } from './core.js';
 
@@ -121,13 +122,7 @@ export function workloadFromYaml(text: string, where = 'workload YAML', baseDir 
 }
 
 export function loadWorkloadFile(path: string): Workload {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new EnvError(`cannot read workload: ${(e as Error).message}`, path);
-  }
-  return workloadFromYaml(text, path, dirname(resolve(path)));
+  return workloadFromYaml(readTextBounded(path, 'workload'), path, dirname(resolve(path)));
 }
 
 export function resolvePath(workload: Workload, path: string): string {

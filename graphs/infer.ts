@@ -2,9 +2,22 @@
  * Shape and cost inference over a whole graph: fills every node's outShapes, MACs, FLOPs, bytes
  * and parameters, checking that every tensor a node reads exists.
  */
-import { dtypeBytes, type Graph, GraphError, type Initializer, numel, type ValueInfo } from './ir.js';
+
+import { type DType, dtypeBytes, type Graph, GraphError, type Initializer, numel, type ValueInfo } from './ir.js';
+import { checkAllocation, LimitError } from './limits.js';
 import { isOpType, OP_RULES, type OpInput } from './ops.js';
 import { sortGraph } from './topo.js';
+
+/**
+ * A tensor must have a finite, whole size within the memory limit (graphs/limits.ts): checked on
+ * every inferred shape, so nothing downstream (weights, arenas, the reference evaluator) allocates
+ * a tensor no machine could hold.
+ */
+function checkTensor(shape: readonly number[], dtype: DType, what: string): void {
+  const n = numel(shape);
+  if (!Number.isSafeInteger(n) || n < 0) throw new LimitError(`${what} has shape [${shape}]: ${n} elements is not a valid size`);
+  checkAllocation(n * dtypeBytes(dtype), `${what} [${shape}]`);
+}
 
 /** Recomputes shapes and costs in place order; returns a new graph with nodes topologically sorted. */
 export function inferGraph(input: Graph): Graph {
@@ -13,7 +26,9 @@ export function inferGraph(input: Graph): Graph {
   const known = new Map<string, OpInput>();
   for (const v of graph.inputs) {
     if (known.has(v.name)) throw new GraphError(`duplicate input '${v.name}'`, where);
-    if (v.shape.some((d) => !Number.isInteger(d) || d <= 0)) throw new GraphError(`input '${v.name}' has a non-static shape [${v.shape}]`, where);
+    if (!Array.isArray(v.shape) || v.shape.some((d) => !Number.isInteger(d) || d <= 0))
+      throw new GraphError(`input '${v.name}' has a non-static shape [${v.shape}]`, where);
+    checkTensor(v.shape, v.dtype, `${where}: input '${v.name}'`);
     known.set(v.name, { shape: v.shape, dtype: v.dtype });
   }
   const inits = new Map<string, Initializer>();
@@ -22,6 +37,7 @@ export function inferGraph(input: Graph): Graph {
     if (init.data && init.data.length !== numel(init.shape)) {
       throw new GraphError(`initializer '${init.name}' holds ${init.data.length} values for shape [${init.shape}]`, where);
     }
+    checkTensor(init.shape, init.dtype, `${where}: initializer '${init.name}'`);
     inits.set(init.name, init);
     known.set(init.name, { shape: init.shape, dtype: init.dtype, init });
   }
@@ -37,6 +53,7 @@ export function inferGraph(input: Graph): Graph {
       throw new GraphError(`produces ${res.shapes.length} outputs but names ${node.outputs.length}`, `node '${node.id}' (${node.op})`);
     }
     node.outputs.forEach((t, k) => {
+      checkTensor(res.shapes[k], res.dtypes[k], `node '${node.id}' (${node.op}): output '${t}'`);
       if (known.has(t)) throw new GraphError(`writes tensor '${t}' that is already defined`, `node '${node.id}' (${node.op})`);
       known.set(t, { shape: res.shapes[k], dtype: res.dtypes[k] });
     });

@@ -2,10 +2,11 @@
  * Resolves a model spec — a zoo name, an `.onnx` file or a topsched graph `.json` file — into a graph
  * at the requested batch. Every tool that takes "<model|file.onnx>" goes through here.
  */
-import { readFileSync } from 'node:fs';
+
 import { inferGraph, withBatch } from './infer.js';
 import { type Graph, GraphError } from './ir.js';
 import { graphFromString } from './json.js';
+import { readTextBounded } from './limits.js';
 import { loadOnnxFile } from './onnx/import.js';
 import { buildModel, ZOO } from './zoo/index.js';
 
@@ -27,12 +28,7 @@ export function resolveModel(spec: string, opts: ResolveOptions = {}): Graph {
   let graph: Graph;
   if (/\.onnx$/i.test(spec)) graph = loadOnnxFile(spec);
   else {
-    let text: string;
-    try {
-      text = readFileSync(spec, 'utf8');
-    } catch (e) {
-      throw new GraphError(`cannot read: ${(e as Error).message}`, spec);
-    }
+    const text = readTextBounded(spec, 'model');
     // Files are untrusted: re-infer so a hand-edited shape or op is caught here, named.
     graph = inferGraph(graphFromString(text, spec));
   }

@@ -8,7 +8,8 @@
  *   const m = await ex.loadModel(graph, { seed: 0 });
  *   const report = await ex.run([{ model: m, schedule }], { memory: 'caching', outputs: true });
  */
-import type { Graph } from '../graphs/ir.js';
+import { dtypeBytes, type Graph, numel } from '../graphs/ir.js';
+import { checkAllocation } from '../graphs/limits.js';
 import { type AllocEvent, planFromTrace, planMemory } from '../graphs/memory/planner.js';
 import type { Schedule } from '../graphs/schedule.js';
 import type { TensorData } from '../graphs/weights.js';
@@ -184,6 +185,22 @@ export interface NativeProfile {
   pairs: { a: string; b: string; aloneMs: [number, number]; corunMs: [number, number]; slowdown: [number, number] }[];
 }
 
+/** Bounds of the stream pool and per-op threads (the native side refuses more too). */
+export const MAX_STREAMS = 256;
+export const MAX_OP_THREADS = 256;
+
+function countOption(v: number | undefined, name: string, max: number): number {
+  if (v === undefined) return 1;
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`NativeExecutor: ${name} must be an integer in 1..${max}, got ${v}`);
+  return v;
+}
+
+/** A private copy of a tensor's bytes, taken synchronously. */
+function copyView(v: ArrayBufferView): ArrayBufferView {
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+  return v instanceof BigInt64Array ? new BigInt64Array(bytes.buffer) : v instanceof Float32Array ? new Float32Array(bytes.buffer) : bytes;
+}
+
 export class NativeExecutor {
   private readonly native: NativeExecutorBinding;
   private readonly models = new Set<ModelHandle>();
@@ -192,10 +209,12 @@ export class NativeExecutor {
   readonly backend: 'cpu' | 'cuda';
 
   constructor(private readonly options: NativeExecutorOptions = {}) {
-    const b = loadNative();
-    this.streams = options.streams ?? 1;
-    this.opThreads = options.opThreads ?? 1;
+    this.streams = countOption(options.streams, 'streams', MAX_STREAMS);
+    this.opThreads = countOption(options.opThreads, 'opThreads', MAX_OP_THREADS);
     this.backend = options.backend ?? 'cpu';
+    if (this.backend !== 'cpu' && this.backend !== 'cuda')
+      throw new Error(`NativeExecutor: backend must be 'cpu' or 'cuda', got ${JSON.stringify(this.backend)}`);
+    const b = loadNative();
     this.native = new b.Executor({ backend: this.backend, streams: this.streams, opThreads: this.opThreads, pin: options.pin ?? false });
   }
 
@@ -205,11 +224,26 @@ export class NativeExecutor {
   }
 
   async loadModel(graph: Graph, { seed = 0 }: { seed?: number } = {}): Promise<ModelHandle> {
+    let weightBytes = 0;
+    for (const init of graph.initializers) weightBytes += numel(init.shape) * dtypeBytes(init.dtype);
+    checkAllocation(weightBytes, `model '${graph.name}': weights`);
     const doc = modelDocument(graph, { seed });
-    const id = await this.native.loadModel(doc.json, doc.buffer);
+    const id = await this.track(this.native.loadModel(doc.json, doc.buffer));
     const h = new ModelHandle(id, doc.graph, seed, doc.inputs);
     this.models.add(h);
     return h;
+  }
+
+  /** Loads and profiles still running: close() waits for them. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('executor is closed'));
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   kernels(model: ModelHandle): KernelInfo[] {
@@ -306,6 +340,13 @@ export class NativeExecutor {
       if (!this.models.has(it.model)) throw new Error(`model '${it.model.name}' is not loaded in this executor`);
       return this.itemMemory(it, memory);
     });
+    // Activations of every task at once (the planned arena is each task's least), checked before
+    // the executor allocates; inputs are copied now, so the caller may reuse its arrays at once.
+    checkAllocation(
+      items.reduce((sum, it) => sum + this.planFor(it).arenaBytes, 0),
+      `run of ${items.length} task(s) (${[...new Set(items.map((it) => it.model.name))].join(', ')}): activation memory`,
+    );
+    const inputs = items.map((it) => this.inputList(it).map((v) => (v ? copyView(v) : null)));
     const ids = await Promise.all(items.map((it, i) => this.prepare(it.model, it.schedule, mem[i].plan)));
     const doc = JSON.stringify({
       streams: opts.streams ?? 0,
@@ -313,10 +354,7 @@ export class NativeExecutor {
     });
     let res: { report: string; outputs: ArrayBuffer[][] };
     try {
-      res = await this.native.run(
-        doc,
-        items.map((it) => this.inputList(it)),
-      );
+      res = await this.native.run(doc, inputs);
     } catch (e) {
       const err = e as Error & { report?: string | RunReport };
       if (typeof err.report === 'string') err.report = JSON.parse(err.report) as RunReport;
@@ -344,8 +382,8 @@ export class NativeExecutor {
 
   /** Times ops, stages and co-run pairs of one (model, schedule); run it while nothing else runs. */
   async profile(model: ModelHandle, schedule: Schedule, opts: ProfileOptions = {}): Promise<NativeProfile> {
-    const id = await this.prepare(model, schedule);
-    return JSON.parse(await this.native.profile(id, JSON.stringify(opts))) as NativeProfile;
+    const id = await this.track(this.prepare(model, schedule));
+    return JSON.parse(await this.track(this.native.profile(id, JSON.stringify(opts)))) as NativeProfile;
   }
 
   /** Arena pool and caching-allocator figures; resetPeaks starts a new peak window. */
@@ -364,8 +402,17 @@ export class NativeExecutor {
     this.native.trimMemory();
   }
 
-  /** Stops the streams; every run must have settled. */
+  /**
+   * Stops the streams; every run must have settled. Loads and profiles still in flight finish first
+   * (the native side waits for them) and their promises then reject; later calls reject at once.
+   */
   close(): void {
+    this.closed = true;
     this.native.close();
+  }
+
+  /** Resolves once every load and profile started before it has settled (close() needs no await). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
   }
 }

@@ -3,10 +3,10 @@
  * file or one searched by a partition method — and opening the native executor with its errors
  * (addon missing, CUDA not built, no device) turned into one line naming the backend.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { costModelFromSpec } from '../../graphs/cost/index.js';
 import type { Graph } from '../../graphs/ir.js';
+import { readTextBounded } from '../../graphs/limits.js';
 import { resolveModel } from '../../graphs/models.js';
 import { type PartitionMethod, partition } from '../../graphs/partition/index.js';
 import { type Schedule, scheduleFromString, validateSchedule } from '../../graphs/schedule.js';
@@ -58,7 +58,7 @@ export function resolveTarget(spec: string, o: TargetOptions): Target {
   if (o.cost !== undefined) throw new Error(`--cost '${o.cost}' applies to a searched schedule; --schedule '${o.schedule}' is a file`);
   let text: string;
   try {
-    text = readFileSync(o.schedule, 'utf8');
+    text = readTextBounded(o.schedule, 'schedule');
   } catch (e) {
     throw new Error(`--schedule '${o.schedule}' is neither a method (${SCHEDULE_METHODS.join(' | ')}) nor a readable file: ${(e as Error).message}`);
   }

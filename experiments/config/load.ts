@@ -5,9 +5,10 @@
  * The result is fully resolved and self-contained: relative model / trace paths of the workload are
  * made absolute, so the config.yaml a run dir stores reproduces the run from anywhere.
  */
-import { readFileSync } from 'node:fs';
+
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
+import { readTextBounded } from '../../graphs/limits.js';
 import { DEFAULT_RUN_CONFIG, FIELD_DOCS } from './defaults.js';
 import { applyOverrides } from './overrides.js';
 import { ConfigError, type RunConfig, validateRunConfig } from './schema.js';
@@ -17,9 +18,9 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 function readYaml(file: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readTextBounded(file, what);
   } catch (e) {
-    throw new ConfigError(file, [`cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw new ConfigError(file, [(e as Error).message.replace(`${file}: `, '')]);
   }
   try {
     return YAML.parse(text);

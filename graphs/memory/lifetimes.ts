@@ -29,6 +29,7 @@
  */
 import { dtypeBytes, type Graph, GraphError, numel } from '../ir.js';
 import { type Schedule, validateSchedule } from '../schedule.js';
+import { footprintAt, forEachStage, peakOfSpans } from './conflicts.js';
 
 export type TensorRole = 'input' | 'activation' | 'output';
 
@@ -69,7 +70,7 @@ interface Place {
 /** Footprint of reads in one stage: up to the last read when one group does them all, else whole. */
 function readFootprint(reads: Place[]): Footprint | undefined {
   if (!reads.length || reads.some((r) => r.group !== reads[0].group)) return undefined;
-  return { group: reads[0].group, from: -1, to: Math.max(...reads.map((r) => r.at)) };
+  return { group: reads[0].group, from: -1, to: reads.reduce((m, r) => Math.max(m, r.at), -1) };
 }
 
 export function scheduleLifetimes(graph: Graph, schedule: Schedule, opts: ScheduleLifetimeOptions = {}): ScheduleLifetime[] {
@@ -106,7 +107,7 @@ export function scheduleLifetimes(graph: Graph, schedule: Schedule, opts: Schedu
         out.push({ name: v.name, bytes, role: 'input', first: 0, last: outputs.has(v.name) ? end : 0 });
         continue;
       }
-      const last = Math.max(...rs.map((r) => r.stage));
+      const last = rs.reduce((m, r) => Math.max(m, r.stage), 0);
       const tail = lastReads(rs, last);
       out.push({ name: v.name, bytes, role: 'input', first: 0, last, ...(last === 0 ? (tail ? { head: tail } : {}) : tail ? { tail } : {}) });
     }
@@ -122,10 +123,10 @@ export function scheduleLifetimes(graph: Graph, schedule: Schedule, opts: Schedu
         out.push({ name: t, bytes, role: 'output', first: p.stage, last: end, head: { group: p.group, from: p.at, to: Number.POSITIVE_INFINITY } });
         return;
       }
-      const last = Math.max(p.stage, ...rs.map((r) => r.stage));
+      const last = rs.reduce((m, r) => Math.max(m, r.stage), p.stage);
       if (last === p.stage) {
         // Valid schedules read a tensor in its own stage only from the producer's group.
-        const to = Math.max(p.at, ...rs.map((r) => r.at));
+        const to = rs.reduce((m, r) => Math.max(m, r.at), p.at);
         out.push({ name: t, bytes, role: 'activation', first: p.stage, last, head: { group: p.group, from: p.at, to } });
         return;
       }
@@ -144,13 +145,6 @@ export function scheduleLifetimes(graph: Graph, schedule: Schedule, opts: Schedu
   return out;
 }
 
-/** The footprint of a tensor in stage s (within its span); undefined = the whole stage. */
-function footprint(t: ScheduleLifetime, s: number): Footprint | undefined {
-  if (s === t.first) return t.head;
-  if (s === t.last) return t.tail;
-  return undefined;
-}
-
 function meet(a: Footprint | undefined, b: Footprint | undefined): boolean {
   if (!a || !b || a.group !== b.group) return true;
   return a.from <= b.to && b.from <= a.to;
@@ -162,7 +156,7 @@ export function scheduleConflict(a: ScheduleLifetime, b: ScheduleLifetime): bool
   const y = Math.min(a.last, b.last);
   if (x > y) return false;
   if (y > x + 1) return true;
-  return meet(footprint(a, x), footprint(b, x)) || (y > x && meet(footprint(a, y), footprint(b, y)));
+  return meet(footprintAt(a, x), footprintAt(b, x)) || (y > x && meet(footprintAt(a, y), footprintAt(b, y)));
 }
 
 /**
@@ -171,33 +165,25 @@ export function scheduleConflict(a: ScheduleLifetime, b: ScheduleLifetime): bool
  * per group, the heaviest point of that group's footprints. `size` gives each planned size.
  */
 export function scheduleLoad(lifetimes: readonly ScheduleLifetime[], size: (t: ScheduleLifetime) => number): number {
-  const stages = Math.max(0, ...lifetimes.map((t) => t.last + 1));
   let load = 0;
-  for (let s = 0; s < stages; s++) {
+  forEachStage(lifetimes, (s, alive) => {
     let live = 0;
-    const groups = new Map<number, { f: Footprint; bytes: number }[]>();
-    for (const t of lifetimes) {
-      if (t.first > s || t.last < s) continue;
-      const f = footprint(t, s);
+    const groups = new Map<number, { from: number; to: number; bytes: number }[]>();
+    for (const i of alive) {
+      const t = lifetimes[i];
+      const f = footprintAt(t, s);
       if (!f) {
         live += size(t);
         continue;
       }
+      const span = { from: f.from, to: f.to, bytes: size(t) };
       const list = groups.get(f.group);
-      if (list) list.push({ f, bytes: size(t) });
-      else groups.set(f.group, [{ f, bytes: size(t) }]);
+      if (list) list.push(span);
+      else groups.set(f.group, [span]);
     }
-    for (const list of groups.values()) {
-      let peak = 0;
-      for (const { f: p } of list) {
-        let at = 0;
-        for (const { f, bytes } of list) if (f.from <= p.from && p.from <= f.to) at += bytes;
-        peak = Math.max(peak, at);
-      }
-      live += peak;
-    }
+    for (const list of groups.values()) live += peakOfSpans(list);
     load = Math.max(load, live);
-  }
+  });
   return load;
 }
 

@@ -4,7 +4,7 @@
  * as in TFLite's ArenaPlanner / simple_memory_arena):
  *
  *   take tensors largest first; for each, look only at already placed tensors whose lifetimes
- *   conflict with it, in offset order, and put it in the smallest gap between them that fits
+ *   conflict with it (its neighbours in the conflict graph, conflicts.ts), in offset order, and put it in the smallest gap between them that fits
  *   (best fit), or after the last of them when no gap fits.
  *
  * Sizes are rounded up to 64 bytes, so every offset is 64-byte aligned (cache lines, SIMD loads).
@@ -15,6 +15,7 @@
  */
 import type { Graph } from '../ir.js';
 import type { Schedule } from '../schedule.js';
+import { type ConflictGraph, scheduleConflictGraph, traceConflictGraph } from './conflicts.js';
 import {
   type AllocEvent,
   type ScheduleLifetime,
@@ -59,32 +60,15 @@ export interface PlanOptions {
 }
 
 /**
- * Greedy by size, best fit. `conflict(i, j)` says whether tensors i and j may be live together;
- * `tieBreak` orders equal sizes (earlier first use first keeps plans stable and a little tighter).
+ * Best-fit placement of tensors taken in `order` (the core of every strategy below). Each tensor is
+ * placed against its already placed neighbours in the conflict graph only: O(d log d) for a tensor
+ * with d neighbours.
  */
-export function greedyBySize(
-  sizes: readonly number[],
-  conflict: (i: number, j: number) => boolean,
-  tieBreak: (i: number, j: number) => number = (i, j) => i - j,
-): { offsets: number[]; arenaBytes: number } {
-  return placeInOrder(
-    sizes.map((_, i) => i).sort((i, j) => sizes[j] - sizes[i] || tieBreak(i, j)),
-    sizes,
-    conflict,
-  );
-}
-
-/** Best-fit placement of tensors taken in `order` (the core of every strategy below). */
-export function placeInOrder(
-  order: readonly number[],
-  sizes: readonly number[],
-  conflict: (i: number, j: number) => boolean,
-): { offsets: number[]; arenaBytes: number } {
+export function placeInOrder(order: readonly number[], sizes: readonly number[], adj: ConflictGraph): { offsets: number[]; arenaBytes: number } {
   const offsets = new Array<number>(sizes.length).fill(-1);
-  const placed: number[] = [];
   let arena = 0;
   for (const t of order) {
-    const neighbours = placed.filter((p) => conflict(t, p)).sort((a, b) => offsets[a] - offsets[b]);
+    const neighbours = adj[t].filter((p) => offsets[p] >= 0).sort((a, b) => offsets[a] - offsets[b]);
     let prevEnd = 0;
     let best = -1;
     let bestGap = Number.POSITIVE_INFINITY;
@@ -98,7 +82,6 @@ export function placeInOrder(
     }
     offsets[t] = best >= 0 ? best : prevEnd;
     arena = Math.max(arena, offsets[t] + sizes[t]);
-    placed.push(t);
   }
   return { offsets, arenaBytes: arena };
 }
@@ -112,12 +95,7 @@ export function placeInOrder(
 export const PLACEMENT_STRATEGIES = ['size', 'breadth', 'size-late-first', 'first-use'] as const;
 export type PlacementStrategy = (typeof PLACEMENT_STRATEGIES)[number];
 
-function strategyOrder(
-  strategy: PlacementStrategy,
-  sizes: readonly number[],
-  conflict: (i: number, j: number) => boolean,
-  first: (i: number) => number,
-): number[] {
+function strategyOrder(strategy: PlacementStrategy, sizes: readonly number[], adj: ConflictGraph, first: (i: number) => number): number[] {
   const idx = sizes.map((_, i) => i);
   const byFirst = (i: number, j: number) => first(i) - first(j) || i - j;
   switch (strategy) {
@@ -128,11 +106,7 @@ function strategyOrder(
     case 'first-use':
       return idx.sort((i, j) => byFirst(i, j) || sizes[j] - sizes[i]);
     case 'breadth': {
-      const weight = idx.map((i) => {
-        let w = sizes[i];
-        for (const j of idx) if (j !== i && conflict(i, j)) w += sizes[j];
-        return w;
-      });
+      const weight = idx.map((i) => adj[i].reduce((w, j) => w + sizes[j], sizes[i]));
       return idx.sort((i, j) => weight[j] - weight[i] || sizes[j] - sizes[i] || byFirst(i, j));
     }
   }
@@ -141,6 +115,7 @@ function strategyOrder(
 function finish<L extends { name: string; bytes: number }>(
   lifetimes: L[],
   conflict: (a: L, b: L) => boolean,
+  conflictGraph: (ls: L[]) => ConflictGraph,
   load: (ls: L[], size: (t: L) => number) => number,
   first: (t: L) => number,
   opts: PlanOptions,
@@ -148,11 +123,11 @@ function finish<L extends { name: string; bytes: number }>(
   const alignment = opts.alignment ?? ARENA_ALIGNMENT;
   if (!Number.isInteger(alignment) || alignment < 1) throw new Error(`memory plan: alignment must be a positive integer, got ${alignment}`);
   const sizes = lifetimes.map((t) => alignUp(t.bytes, alignment));
-  const conflictIx = (i: number, j: number) => conflict(lifetimes[i], lifetimes[j]);
+  const adj = conflictGraph(lifetimes);
   const firstIx = (i: number) => first(lifetimes[i]);
   let best: { offsets: number[]; arenaBytes: number; strategy: PlacementStrategy } | undefined;
   for (const strategy of opts.strategies ?? PLACEMENT_STRATEGIES) {
-    const placed = placeInOrder(strategyOrder(strategy, sizes, conflictIx, firstIx), sizes, conflictIx);
+    const placed = placeInOrder(strategyOrder(strategy, sizes, adj, firstIx), sizes, adj);
     if (!best || placed.arenaBytes < best.arenaBytes) best = { ...placed, strategy };
   }
   if (!best) throw new Error('memory plan: no placement strategy given');
@@ -178,12 +153,12 @@ function finish<L extends { name: string; bytes: number }>(
 
 /** Plans the activations of `graph` run under `schedule` (see lifetimes.ts for the lifetime rules). */
 export function planMemory(graph: Graph, schedule: Schedule, opts: PlanOptions & ScheduleLifetimeOptions = {}): MemoryPlan & { lifetimes: ScheduleLifetime[] } {
-  return finish(scheduleLifetimes(graph, schedule, opts), scheduleConflict, scheduleLoad, (t) => t.first, opts);
+  return finish(scheduleLifetimes(graph, schedule, opts), scheduleConflict, scheduleConflictGraph, scheduleLoad, (t) => t.first, opts);
 }
 
 /** Plans from an allocation trace: one offset per tensor, valid for every traced run. */
 export function planFromTrace(events: readonly AllocEvent[], opts: PlanOptions = {}): MemoryPlan & { lifetimes: TraceLifetime[] } {
-  return finish(traceLifetimes(events), traceConflict, traceLoad, (t) => t.intervals[0]?.[0] ?? 0, opts);
+  return finish(traceLifetimes(events), traceConflict, traceConflictGraph, traceLoad, (t) => t.intervals[0]?.[0] ?? 0, opts);
 }
 
 /** Conflicting tensor pairs whose byte ranges overlap (empty for a correct plan). */

@@ -8,9 +8,10 @@
  * mask, MaxPool indices, ...), an element type other than float32/int64, or a dynamic dim other
  * than the batch. Nothing is skipped silently.
  */
-import { readFileSync } from 'node:fs';
+
 import { inferGraph } from '../infer.js';
 import { type Attrs, type AttrValue, type Graph, GraphError, type Initializer, type InitRole, type Node, type ValueInfo } from '../ir.js';
+import { readFileBounded } from '../limits.js';
 import { isOpType, OP_RULES, type OpInput } from '../ops.js';
 import { type NormalizeContext, normalizeNode } from './normalize.js';
 import {
@@ -336,11 +337,5 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
 
 /** Reads and imports an .onnx file; every error names the file. */
 export function loadOnnxFile(path: string, opts: ImportOptions = {}): Graph {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new GraphError(`cannot read: ${(e as Error).message}`, path);
-  }
-  return importOnnx(bytes, path, opts);
+  return importOnnx(readFileBounded(path, 'ONNX model'), path, opts);
 }

@@ -5,6 +5,9 @@
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <memory>
 #include <unordered_map>
 
@@ -21,6 +24,29 @@ struct Core {
   std::unordered_map<int, std::shared_ptr<ts::Model>> models;
   std::unordered_map<int, std::shared_ptr<ts::Prepared>> prepared;
   int nextId = 1;
+  // Worker-thread jobs (loadModel, prepare, profile) still executing: close() waits for them.
+  std::mutex jobMu;
+  std::condition_variable jobCv;
+  int jobs = 0;
+  bool closing = false;
+  void jobStarted() {
+    std::lock_guard<std::mutex> l(jobMu);
+    jobs++;
+  }
+  void jobEnded() {
+    std::lock_guard<std::mutex> l(jobMu);
+    if (--jobs == 0) jobCv.notify_all();
+  }
+  bool isClosing() {
+    std::lock_guard<std::mutex> l(jobMu);
+    return closing;
+  }
+  /** Refuses new jobs, then blocks until the running ones have finished. */
+  void closeAndWait() {
+    std::unique_lock<std::mutex> l(jobMu);
+    closing = true;
+    jobCv.wait(l, [this] { return jobs == 0; });
+  }
   template <typename T>
   int put(std::unordered_map<int, std::shared_ptr<T>>& m, std::shared_ptr<T> v) {
     std::lock_guard<std::mutex> l(mu);
@@ -53,21 +79,28 @@ using Tsfn = Napi::TypedThreadSafeFunction<ExecutorWrap, RunCtx, finishRun>;
 template <typename R>
 class Job : public Napi::AsyncWorker {
  public:
-  Job(Napi::Env env, std::function<R()> fn, std::function<Napi::Value(Napi::Env, R&)> done)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fn_(std::move(fn)), done_(std::move(done)) {}
+  Job(Napi::Env env, std::shared_ptr<Core> core, const char* what, std::function<R()> fn, std::function<Napi::Value(Napi::Env, R&)> done)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), core_(std::move(core)), what_(what), fn_(std::move(fn)), done_(std::move(done)) {
+    core_->jobStarted();
+  }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
+      if (core_->isClosing()) throw ts::Error(std::string(what_) + ": the executor was closed");
       result_ = fn_();
+      if (core_->isClosing()) throw ts::Error(std::string(what_) + ": the executor was closed while it ran");
     } catch (const std::exception& e) {
       SetError(e.what());
     }
+    core_->jobEnded();
   }
   void OnOK() override { deferred_.Resolve(done_(Env(), result_)); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Core> core_;
+  const char* what_;
   std::function<R()> fn_;
   std::function<Napi::Value(Napi::Env, R&)> done_;
   R result_{};
@@ -77,6 +110,27 @@ Napi::Value rejected(Napi::Env env, const std::string& msg) {
   auto d = Napi::Promise::Deferred::New(env);
   d.Reject(Napi::Error::New(env, msg).Value());
   return d.Promise();
+}
+
+/** A copy of the bytes of an ArrayBuffer or a typed array view; a detached buffer is refused. */
+std::vector<uint8_t> viewBytes(const Napi::Value& v, const char* what) {
+  Napi::ArrayBuffer ab;
+  size_t offset = 0, len = 0;
+  if (v.IsArrayBuffer()) {
+    ab = v.As<Napi::ArrayBuffer>();
+    len = ab.ByteLength();
+  } else if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    ab = ta.ArrayBuffer();
+    offset = ta.ByteOffset(), len = ta.ByteLength();
+  } else {
+    throw ts::Error(std::string(what) + ": expected an ArrayBuffer or a typed array");
+  }
+  if (ab.IsDetached()) throw ts::Error(std::string(what) + ": the ArrayBuffer is detached (transferred or freed)");
+  const auto* d = static_cast<const uint8_t*>(ab.Data());
+  if (len > 0 && d == nullptr) throw ts::Error(std::string(what) + ": the buffer has no memory");
+  if (offset + len > ab.ByteLength()) throw ts::Error(std::string(what) + ": the view runs past its buffer");
+  return std::vector<uint8_t>(d + offset, d + offset + len);
 }
 
 json parseJson(const std::string& s, const char* what) {
@@ -103,8 +157,13 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     ts::BackendOptions opts;
     std::string backend = o.Has("backend") ? o.Get("backend").ToString().Utf8Value() : "cpu";
-    if (o.Has("streams")) opts.streams = o.Get("streams").ToNumber().Int32Value();
-    if (o.Has("opThreads")) opts.opThreads = o.Get("opThreads").ToNumber().Int32Value();
+    try {
+      if (o.Has("streams")) opts.streams = countOption(o.Get("streams"), "streams");
+      if (o.Has("opThreads")) opts.opThreads = countOption(o.Get("opThreads"), "opThreads");
+    } catch (const std::exception& e) {
+      Napi::RangeError::New(env, e.what()).ThrowAsJavaScriptException();
+      return;
+    }
     if (o.Has("pin")) opts.pin = o.Get("pin").ToBoolean().Value();
     core_ = std::make_shared<Core>();
     try {
@@ -118,6 +177,14 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
   }
 
   ~ExecutorWrap() override { shutdown(); }
+
+  /** An integer in 1..256, read without wrapping (2**32 + 1 is refused, not taken as 1). */
+  static int countOption(const Napi::Value& v, const char* name) {
+    double d = v.ToNumber().DoubleValue();
+    if (!(d >= 1 && d <= 256) || d != static_cast<double>(static_cast<int>(d)))
+      throw ts::Error(std::string("Executor: ") + name + " must be an integer in 1..256, got " + v.ToString().Utf8Value());
+    return static_cast<int>(d);
+  }
 
   void finished(Napi::Env env) {
     if (--inflight_ == 0) {
@@ -148,24 +215,19 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     if (!check(env)) return env.Undefined();
     if (!info[0].IsString() || !(info[1].IsArrayBuffer() || info[1].IsTypedArray())) return rejected(env, "loadModel(doc: string, buffer: ArrayBuffer | Uint8Array)");
     std::string doc = info[0].As<Napi::String>().Utf8Value();
-    const uint8_t* data;
-    size_t len;
-    if (info[1].IsArrayBuffer()) {
-      auto ab = info[1].As<Napi::ArrayBuffer>();
-      data = static_cast<const uint8_t*>(ab.Data()), len = ab.ByteLength();
-    } else {
-      auto ta = info[1].As<Napi::TypedArray>();
-      data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), len = ta.ByteLength();
+    // The bytes are copied here, on the calling thread: JS may detach, transfer or change the
+    // buffer as soon as this returns, while the worker thread parses the copy.
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    try {
+      bytes = std::make_shared<std::vector<uint8_t>>(viewBytes(info[1], "loadModel buffer"));
+    } catch (const std::exception& e) {
+      return rejected(env, e.what());
     }
-    // The worker reads the buffer in place; the reference keeps it alive until the job ends.
-    auto keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[1]));
     auto core = core_;
     auto* job = new Job<int>(
-        env, [core, doc, data, len]() { return core->put(core->models, core->ex->load(parseJson(doc, "model document"), data, len)); },
-        [keep](Napi::Env e, int& id) {
-          keep->Reset();
-          return Napi::Number::New(e, id);
-        });
+        env, core, "loadModel",
+        [core, doc, bytes]() { return core->put(core->models, core->ex->load(parseJson(doc, "model document"), bytes->data(), bytes->size())); },
+        [](Napi::Env e, int& id) { return Napi::Number::New(e, id); });
     job->Queue();
     return job->promise();
   }
@@ -198,7 +260,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     std::string doc = info[1].ToString().Utf8Value();
     auto core = core_;
     auto* job = new Job<int>(
-        env,
+        env, core, "prepare",
         [core, modelId, doc]() {
           auto m = core->get(core->models, modelId, "model");
           return core->put(core->prepared, core->ex->prepare(m, parseJson(doc, "schedule document")));
@@ -237,10 +299,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
           Napi::Array list = inputs.Get(static_cast<uint32_t>(i)).As<Napi::Array>();
           for (uint32_t k = 0; k < list.Length(); k++) {
             Napi::Value v = list.Get(k);
-            if (v.IsTypedArray()) {
-              auto ta = v.As<Napi::TypedArray>();
-              const auto* d = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-              blobs.emplace_back(d, d + ta.ByteLength());
+            if (v.IsTypedArray() || v.IsArrayBuffer()) {
+              blobs.push_back(viewBytes(v, ("run input " + std::to_string(k) + " of item " + std::to_string(i)).c_str()));
             } else {
               blobs.emplace_back();
             }
@@ -272,7 +332,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     std::string doc = info[1].ToString().Utf8Value();
     auto core = core_;
     auto* job = new Job<std::string>(
-        env,
+        env, core, "profile",
         [core, preparedId, doc]() {
           auto p = core->get(core->prepared, preparedId, "prepared schedule");
           return ts::profile(*core->ex, p, parseJson(doc, "profile options")).dump();
@@ -314,6 +374,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       Napi::Error::New(info.Env(), "close(): " + std::to_string(inflight_) + " run(s) still in flight; await them first").ThrowAsJavaScriptException();
       return info.Env().Undefined();
     }
+    // Loads, preparations and profiles on worker threads finish first (they then reject).
+    if (core_) core_->closeAndWait();
     shutdown();
     {
       std::lock_guard<std::mutex> l(core_->mu);
