@@ -2,8 +2,9 @@
  * Checkpoints: a folder with `meta.json` (config, counters, RNG states, the layout of every array)
  * and `arrays.bin` (every Float32Array back to back, little-endian), written atomically — the
  * folder is built under a temporary name, synced, then renamed into place, so a crash leaves
- * either the old checkpoint or the new one, never a mix. The JSON records the SHA-256 of the
- * binary, checked on load.
+ * either the old checkpoint or the new one, never a mix. The last two are kept (`<dir>` and
+ * `<dir>.previous`); `recoverCheckpoint` finds a complete one after a crash at any point of the
+ * swap. The JSON records the SHA-256 of the binary, checked on load.
  *
  * `saveMaddpg` / `loadMaddpg` capture a MADDPG trainer completely: networks and targets, Adam
  * moments and step counts, the replay buffer, the RNG streams, the step / episode / update
@@ -56,12 +57,91 @@ export function writeCheckpoint(dir: string, kind: string, meta: Record<string, 
   };
   writeSynced('arrays.bin', bytes);
   writeSynced('meta.json', Buffer.from(`${JSON.stringify(doc, null, 1)}\n`, 'utf8'));
-  // A directory cannot be renamed over a non-empty one: move the old one aside first.
-  const old = `${path.resolve(dir)}.old-${process.pid}-${Date.now()}`;
-  const hadOld = fs.existsSync(dir);
-  if (hadOld) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  if (hadOld) fs.rmSync(old, { recursive: true, force: true });
+  syncDir(tmp);
+  // A directory cannot be renamed over a non-empty one. The current checkpoint becomes the
+  // previous one (the one before that is dropped) only now that the new one is complete; a kill
+  // between the two renames leaves `<dir>.previous` and the complete temporary, which
+  // recoverCheckpoint finds.
+  const target = path.resolve(dir);
+  const previous = `${target}.previous`;
+  if (fs.existsSync(target)) {
+    fs.rmSync(previous, { recursive: true, force: true });
+    fs.renameSync(target, previous);
+  }
+  fs.renameSync(tmp, target);
+  syncDir(parent);
+  removeStale(target, tmp);
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some file systems cannot sync a directory; the renames are still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Leftovers of earlier writes beside `target` (`.tmp-*`, `.old-*`), newest first. */
+function leftovers(target: string): string[] {
+  const parent = path.dirname(target);
+  const base = path.basename(target);
+  if (!fs.existsSync(parent)) return [];
+  return fs
+    .readdirSync(parent)
+    .filter((f) => f.startsWith(`${base}.tmp-`) || f.startsWith(`${base}.old-`))
+    .map((f) => path.join(parent, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+}
+
+/** Removes temporaries of writes that can no longer finish (all but `keep`). */
+function removeStale(target: string, keep?: string): void {
+  for (const f of leftovers(target)) if (f !== keep) fs.rmSync(f, { recursive: true, force: true });
+}
+
+/** Whether `dir` holds a complete checkpoint (meta.json parses, arrays.bin matches its SHA-256). */
+export function checkpointError(dir: string): string | null {
+  try {
+    readCheckpoint(dir);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * The checkpoint to resume from at `dir`: `dir` itself when complete; else the newest complete
+ * leftover of an interrupted swap (`.tmp-*`, `.old-*`), else `<dir>.previous`. A recovered one is
+ * moved into place as `dir`, stale temporaries are removed, and `note` says what happened. Throws
+ * naming every candidate and its problem when none is usable.
+ */
+export function recoverCheckpoint(dir: string, note: (line: string) => void = () => {}): string {
+  const target = path.resolve(dir);
+  const problems: string[] = [];
+  const current = fs.existsSync(target) ? checkpointError(target) : 'missing';
+  if (current === null) {
+    removeStale(target);
+    return target;
+  }
+  problems.push(`${target}: ${current}`);
+  for (const candidate of [...leftovers(target), `${target}.previous`]) {
+    if (!fs.existsSync(candidate)) continue;
+    const err = checkpointError(candidate);
+    if (err) {
+      problems.push(`${candidate}: ${err}`);
+      continue;
+    }
+    if (fs.existsSync(target)) fs.renameSync(target, `${target}.corrupt-${Date.now()}`);
+    if (candidate.endsWith('.previous')) fs.cpSync(candidate, target, { recursive: true });
+    else fs.renameSync(candidate, target);
+    removeStale(target);
+    note(`recovered the checkpoint from ${path.basename(candidate)} (${path.basename(target)} was ${current})`);
+    return target;
+  }
+  throw new Error(`no usable checkpoint: ${problems.join('; ')}`);
 }
 
 export interface LoadedCheckpoint {
@@ -76,12 +156,18 @@ export function readCheckpoint(dir: string, expectKind?: string): LoadedCheckpoi
   let doc: { format?: string; kind?: string; arrays?: ArrayEntry[]; sha256?: string; meta?: Record<string, unknown> };
   try {
     doc = JSON.parse(fs.readFileSync(metaPath, 'utf8'));
+    if (!doc || typeof doc !== 'object') throw new Error(`expected an object, got ${JSON.stringify(doc)}`);
   } catch (e) {
     throw new Error(`${metaPath}: invalid JSON: ${(e as Error).message}`);
   }
   if (doc.format !== FORMAT) throw new Error(`${metaPath}: format is ${JSON.stringify(doc.format)}, expected '${FORMAT}'`);
   if (expectKind && doc.kind !== expectKind) throw new Error(`${metaPath}: a '${doc.kind}' checkpoint, expected '${expectKind}'`);
-  const raw = fs.readFileSync(path.join(dir, 'arrays.bin'));
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(path.join(dir, 'arrays.bin'));
+  } catch (e) {
+    throw new Error(`${dir}/arrays.bin: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   const sha = createHash('sha256').update(raw).digest('hex');
   if (sha !== doc.sha256) throw new Error(`${dir}/arrays.bin: SHA-256 ${sha} does not match meta.json (${doc.sha256}); the checkpoint is corrupt`);
   if (raw.byteLength % 4) throw new Error(`${dir}/arrays.bin: ${raw.byteLength} bytes is not a whole number of float32`);

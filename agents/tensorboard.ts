@@ -231,8 +231,8 @@ export interface MetricsSink {
 }
 
 export class TensorBoardWriter implements MetricsSink {
-  readonly file: string;
-  private fd: number;
+  file = '';
+  private fd = -1;
 
   /** Creates `logdir` and a new `events.out.tfevents.<secs>.<host>` file in it. */
   constructor(
@@ -241,8 +241,17 @@ export class TensorBoardWriter implements MetricsSink {
   ) {
     fs.mkdirSync(logdir, { recursive: true });
     const now = this.clock();
-    this.file = path.join(logdir, `events.out.tfevents.${Math.floor(now)}.${os.hostname()}.${process.pid}`);
-    this.fd = fs.openSync(this.file, 'wx');
+    // Two sessions of one process within a second (a quick resume) get distinct files.
+    const base = path.join(logdir, `events.out.tfevents.${Math.floor(now)}.${os.hostname()}.${process.pid}`);
+    for (let k = 0; ; k++) {
+      this.file = k ? `${base}.${k}` : base;
+      try {
+        this.fd = fs.openSync(this.file, 'wx');
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || k >= 1000) throw e;
+      }
+    }
     this.append(encodeFileVersionEvent(now));
   }
 

@@ -10,6 +10,7 @@
  *   tb/             TensorBoard event files (agents/tensorboard.ts; a new file per session)
  *   checkpoints/latest   the last checkpoint (agents/checkpoint.ts, replaced atomically)
  *   results.json    the final evaluation;  eval-<timestamp>.json  later `topsched eval` runs
+ *   run.lock        pid and host of the process training it (a second `train` is refused)
  *
  * config.yaml, meta.json and the JSON results are written atomically (temp file + rename), and so
  * are checkpoints (a folder renamed into place). The logs are append-only streams, one write per
@@ -19,7 +20,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configToYaml } from './config/load.js';
 import type { RunConfig } from './config/schema.js';
@@ -43,6 +45,11 @@ export interface RunMeta {
   /** Env steps done when the status was last written. */
   step: number;
   error?: string;
+  /**
+   * trainingDigest of the config the run was created with: what a resume must not change
+   * (seed, env, agent). Absent in runs made before it existed.
+   */
+  trainingDigest?: string;
 }
 
 export const RUN_FILES = {
@@ -53,6 +60,7 @@ export const RUN_FILES = {
   tensorboard: 'tb',
   checkpoint: join('checkpoints', 'latest'),
   results: 'results.json',
+  lock: 'run.lock',
 } as const;
 
 /** JSON with sorted keys: the digest must not depend on key order. */
@@ -71,6 +79,17 @@ function canonical(v: unknown): string {
 export function paramDigest(cfg: RunConfig): string {
   const { name: _n, seed: _s, ...params } = cfg;
   return createHash('sha256').update(canonical(params)).digest('hex').slice(0, 8);
+}
+
+/**
+ * 16 hex digits of SHA-256 over what fixes a run's trajectory: seed, env and agent (train.* and
+ * eval.* may change on resume). `--resume` compares it with the run's meta.json.
+ */
+export function trainingDigest(cfg: RunConfig): string {
+  return createHash('sha256')
+    .update(canonical({ seed: cfg.seed, env: cfg.env, agent: cfg.agent }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function runDirName(cfg: RunConfig): string {
@@ -118,7 +137,7 @@ export function writeMeta(dir: string, meta: RunMeta): void {
  * meta.json. An existing run there is an error pointing at --resume (a finished run is never
  * overwritten silently).
  */
-export function createRunDir(cfg: RunConfig, opts: { dir?: string; root?: string; argv?: string[] } = {}): { dir: string; meta: RunMeta } {
+export function createRunDir(cfg: RunConfig, opts: { dir?: string; root?: string; argv?: string[] } = {}): { dir: string; meta: RunMeta; release: () => void } {
   const dir = resolve(opts.dir ?? join(opts.root ?? 'runs', runDirName(cfg)));
   if (existsSync(join(dir, RUN_FILES.meta))) {
     const old = readMeta(dir);
@@ -126,10 +145,80 @@ export function createRunDir(cfg: RunConfig, opts: { dir?: string; root?: string
       `${dir}: a run already exists there (status ${old.status}, step ${old.step}); use --resume ${dir} to continue it, or --run-dir to choose another folder`,
     );
   }
-  writeFileAtomic(join(dir, RUN_FILES.config), configToYaml(cfg));
-  const meta = newRunMeta(cfg.name, cfg.seed, paramDigest(cfg), opts.argv);
-  writeMeta(dir, meta);
-  return { dir, meta };
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a directory; choose another --run-dir`);
+    const present = readdirSync(dir).filter((f) => f !== RUN_FILES.lock);
+    if (present.length)
+      throw new Error(
+        `${dir}: the folder exists and is not a run directory (it holds ${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}); choose an empty or new --run-dir`,
+      );
+  }
+  mkdirSync(dir, { recursive: true });
+  const release = lockRunDir(dir);
+  try {
+    writeFileAtomic(join(dir, RUN_FILES.config), configToYaml(cfg));
+    const meta = { ...newRunMeta(cfg.name, cfg.seed, paramDigest(cfg), opts.argv), trainingDigest: trainingDigest(cfg) };
+    writeMeta(dir, meta);
+    return { dir, meta, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** Whether process `pid` is alive on this machine. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the run directory's lock (`run.lock`: pid, host, start time), held for the run's life, so a
+ * second `train` on the same directory is refused. A lock left by a dead process on this host is
+ * taken over. Returns the release function (idempotent; also run at process exit).
+ */
+export function lockRunDir(dir: string): () => void {
+  const file = join(dir, RUN_FILES.lock);
+  const me = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        process.off('exit', release);
+        try {
+          const now = JSON.parse(readFileSync(file, 'utf8'));
+          if (now.pid === me.pid && now.host === me.host) unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+      process.on('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${file}: cannot create the run lock: ${(e as Error).message}`);
+    }
+    let owner: { pid?: number; host?: string; startedAt?: string } = {};
+    try {
+      owner = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      // unreadable: treat as stale below only if it stays so
+    }
+    const sameHost = owner.host === hostname();
+    if (typeof owner.pid === 'number' && (!sameHost || alive(owner.pid)))
+      throw new Error(
+        `${dir}: another topsched process (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}) is using this run directory; wait for it or stop it (a stale lock: delete ${file})`,
+      );
+    // The owner died without releasing: take the lock over.
+    rmSync(file, { force: true });
+  }
+  throw new Error(`${file}: could not take the run lock`);
 }
 
 /** A 'running' meta.json for a new run: where (git, machine, node), when, and the command line. */

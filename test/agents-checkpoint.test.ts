@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../agents/backend.js';
-import { loadMaddpg, readCheckpoint, saveMaddpg, writeCheckpoint } from '../agents/checkpoint.js';
+import { loadMaddpg, readCheckpoint, recoverCheckpoint, saveMaddpg, writeCheckpoint } from '../agents/checkpoint.js';
 import { MaddpgTrainer } from '../agents/maddpg.js';
 import { CueGame } from '../agents/toy-envs.js';
 
@@ -54,6 +54,29 @@ describe('checkpoints', () => {
     c.dispose();
   });
 
+  it('recovers from a kill between the swap renames, prefers the newest complete leftover, and names every candidate when none is usable', () => {
+    const dir = path.join(tmp, 'swap', 'latest');
+    writeCheckpoint(dir, 'test', { v: 1 }, { x: Float32Array.from([1]) });
+    writeCheckpoint(dir, 'test', { v: 2 }, { x: Float32Array.from([2]) });
+    // Killed after `latest` became `latest.previous` and before the complete temporary was renamed.
+    fs.rmSync(`${dir}.previous`, { recursive: true });
+    fs.renameSync(dir, `${dir}.previous`);
+    writeCheckpoint(path.join(tmp, 'swap', 'scratch'), 'test', { v: 3 }, { x: Float32Array.from([3]) });
+    fs.renameSync(path.join(tmp, 'swap', 'scratch'), `${dir}.tmp-999-1`);
+    // And an incomplete temporary of a write killed earlier.
+    fs.mkdirSync(`${dir}.tmp-998-0`);
+    fs.writeFileSync(`${dir}.tmp-998-0/arrays.bin`, 'partial');
+    fs.utimesSync(`${dir}.tmp-998-0`, new Date(0), new Date(0));
+    expect(fs.existsSync(dir)).toBe(false);
+    expect(recoverCheckpoint(dir)).toBe(dir);
+    expect(readCheckpoint(dir).meta).toEqual({ v: 3 });
+    expect(fs.readdirSync(path.join(tmp, 'swap')).sort()).toEqual(['latest', 'latest.previous']);
+
+    const empty = path.join(tmp, 'swap-none', 'latest');
+    fs.mkdirSync(empty, { recursive: true });
+    expect(() => recoverCheckpoint(empty)).toThrow(/no usable checkpoint: .*latest: .*no meta.json/);
+  });
+
   it('replaces a checkpoint atomically, detects corruption, and refuses mid-episode saves', () => {
     const dir = path.join(tmp, 'atomic');
     writeCheckpoint(dir, 'test', { v: 1 }, { x: Float32Array.from([1, 2, 3]) });
@@ -61,7 +84,9 @@ describe('checkpoints', () => {
     const back = readCheckpoint(dir, 'test');
     expect(back.meta).toEqual({ v: 2 });
     expect(Array.from(back.arrays.y)).toEqual([6]);
-    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('atomic'))).toEqual(['atomic']);
+    // The last two are kept: the new one and the one it replaced.
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('atomic'))).toEqual(['atomic', 'atomic.previous']);
+    expect(readCheckpoint(`${dir}.previous`).meta).toEqual({ v: 1 });
     expect(() => readCheckpoint(dir, 'maddpg')).toThrow(/a 'test' checkpoint, expected 'maddpg'/);
     const bin = path.join(dir, 'arrays.bin');
     const bytes = fs.readFileSync(bin);
@@ -69,6 +94,12 @@ describe('checkpoints', () => {
     fs.writeFileSync(bin, bytes);
     expect(() => readCheckpoint(dir)).toThrow(/SHA-256 .* corrupt/);
     expect(() => readCheckpoint(path.join(tmp, 'nope'))).toThrow(/no meta.json/);
+
+    // A corrupt checkpoint is not used silently: recovery falls back to the previous one.
+    const notes: string[] = [];
+    expect(recoverCheckpoint(dir, (l) => notes.push(l))).toBe(dir);
+    expect(readCheckpoint(dir).meta).toEqual({ v: 1 });
+    expect(notes.join()).toMatch(/recovered the checkpoint from atomic.previous/);
 
     const t = new MaddpgTrainer(env(), CFG);
     t.train(5);

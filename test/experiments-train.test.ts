@@ -6,7 +6,7 @@
  * so no build step is needed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -200,7 +200,7 @@ describe('topsched train / eval', () => {
         child.kill('SIGINT');
       }
     });
-    expect(first.err).toMatch(/interrupt — finishing the current episode/);
+    expect(first.err).toMatch(/interrupt \(SIGINT\) — finishing the current episode/);
     expect(first.code).toBe(130);
     const meta = readMeta(interrupted);
     expect(meta.status).toBe('interrupted');
@@ -226,4 +226,67 @@ describe('topsched train / eval', () => {
     const rb = JSON.parse(readFileSync(join(straight, 'results.json'), 'utf8')) as EvalReport;
     expect(withoutTimes(ra)).toEqual(withoutTimes(rb));
   }, 58_000);
+
+  it('SIGTERM checkpoints like Ctrl-C and exits 143; a second trainer on the same run directory is refused', async () => {
+    const loader = writeLoader();
+    const cfgFile = tinyFile(200);
+    const run = join(dir, 'terminated');
+    let sent = false;
+    let refused = '';
+    const first = await spawnCli(loader, ['train', cfgFile, '--run-dir', run], (line, child) => {
+      if (!sent && /^step 20\/200 /.test(line)) {
+        sent = true;
+        // While the child holds the lock, a resume in this process is refused and changes nothing.
+        trainRun({ resume: run }).catch((e) => {
+          refused = (e as Error).message;
+          child.kill('SIGTERM');
+        });
+      }
+    });
+    expect(refused).toMatch(/another topsched process \(pid \d+ .*\) is using this run directory/);
+    expect(first.err).toMatch(/interrupt \(SIGTERM\)/);
+    expect(first.code).toBe(143);
+    expect(readMeta(run)).toMatchObject({ status: 'interrupted' });
+    expect(existsSync(join(run, 'checkpoints', 'latest', 'meta.json'))).toBe(true);
+    expect(existsSync(join(run, 'run.lock'))).toBe(false);
+  }, 40_000);
+});
+
+describe('what --resume and --run-dir refuse', () => {
+  const cfg = () => loadRunConfig(tinyFile(40));
+
+  it('refuses a run without a usable checkpoint unless asked to restart, and keeps metrics.csv', async () => {
+    const run = join(dir, 'no-ckpt');
+    await trainRun({ config: cfg(), runDir: run, skipFinalEval: true });
+    const rows = readFileSync(join(run, 'metrics.csv'), 'utf8');
+    rmSync(join(run, 'checkpoints'), { recursive: true });
+    await expect(trainRun({ resume: run, overrides: ['train.steps=60'] })).rejects.toThrow(/cannot resume: no usable checkpoint: .*pass --restart/);
+    expect(readFileSync(join(run, 'metrics.csv'), 'utf8')).toBe(rows);
+    // An unreadable one is no better.
+    mkdirSync(join(run, 'checkpoints', 'latest'), { recursive: true });
+    writeFileSync(join(run, 'checkpoints', 'latest', 'meta.json'), '{"format": "topsched.checkpoint/1", "sha256": "x"}');
+    await expect(trainRun({ resume: run, overrides: ['train.steps=60'] })).rejects.toThrow(/cannot resume/);
+    const r = await trainRun({ resume: run, overrides: ['train.steps=60'], restart: true, skipFinalEval: true });
+    expect(r).toMatchObject({ status: 'completed', steps: 60 });
+  });
+
+  it('refuses a config.yaml edited since the run started unless overridden', async () => {
+    const run = join(dir, 'edited');
+    await trainRun({ config: cfg(), runDir: run, skipFinalEval: true });
+    const file = join(run, 'config.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/lr: [^\n]+/, 'lr: 0.5'));
+    await expect(trainRun({ resume: run, overrides: ['train.steps=60'] })).rejects.toThrow(/seed, env or agent differ .*--allow-config-change/);
+    const r = await trainRun({ resume: run, overrides: ['train.steps=60'], allowConfigChange: true, skipFinalEval: true });
+    expect(r.steps).toBe(60);
+  });
+
+  it('refuses --run-dir on a folder that is not a run directory, leaving its files alone', async () => {
+    const mine = join(dir, 'my-folder');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'config.yaml'), 'mine\n');
+    writeFileSync(join(mine, 'results.json'), '{"mine": true}\n');
+    await expect(trainRun({ config: cfg(), runDir: mine })).rejects.toThrow(/exists and is not a run directory/);
+    expect(readFileSync(join(mine, 'config.yaml'), 'utf8')).toBe('mine\n');
+    expect(readdirSync(mine).sort()).toEqual(['config.yaml', 'results.json']);
+  });
 });

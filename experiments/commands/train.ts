@@ -18,7 +18,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type BackendChoice, initBackend } from '../../agents/backend.js';
-import { loadMaddpg, saveMaddpg } from '../../agents/checkpoint.js';
+import { loadMaddpg, recoverCheckpoint, saveMaddpg } from '../../agents/checkpoint.js';
 import { MaddpgTrainer } from '../../agents/maddpg.js';
 import { fanOut } from '../../agents/metrics.js';
 import { ProgressBar } from '../../agents/progress.js';
@@ -30,7 +30,18 @@ import { parseOverride } from '../config/overrides.js';
 import type { RunConfig } from '../config/schema.js';
 import { printJson } from '../format.js';
 import { writeFileAtomic } from '../machine.js';
-import { createRunDir, RUN_FILES, type RunMeta, type RunStatus, readMeta, runDirName, writeJsonAtomic, writeMeta } from '../run-dir.js';
+import {
+  createRunDir,
+  lockRunDir,
+  RUN_FILES,
+  type RunMeta,
+  type RunStatus,
+  readMeta,
+  runDirName,
+  trainingDigest,
+  writeJsonAtomic,
+  writeMeta,
+} from '../run-dir.js';
 import { agentPolicy, type EvalReport, envOptions, evalTable, evaluatePolicies, evaluateRun } from './eval.js';
 
 export interface TrainRunOptions {
@@ -51,6 +62,10 @@ export interface TrainRunOptions {
   argv?: string[];
   /** Skip the final evaluation (tests of the loop itself). */
   skipFinalEval?: boolean;
+  /** Resume only: when the run has no usable checkpoint, train it again from step 0 instead of failing. */
+  restart?: boolean;
+  /** Resume only: continue even though config.yaml's seed / env / agent differ from the run's. */
+  allowConfigChange?: boolean;
 }
 
 export interface TrainResult {
@@ -92,11 +107,44 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 /** Trains (or resumes) a run; never calls process.exit. */
 export async function trainRun(o: TrainRunOptions): Promise<TrainResult> {
   let dir: string;
-  let cfg: RunConfig;
   let meta: RunMeta;
+  let release: () => void;
   if (o.resume) {
     dir = resolve(o.resume);
+    readMeta(dir); // not a run directory: an error before anything is locked or written
+    release = lockRunDir(dir);
     meta = readMeta(dir);
+  } else {
+    if (!o.config) throw new Error('trainRun: a config or a run directory to resume is needed');
+    ({ dir, meta, release } = createRunDir(o.config, { dir: o.runDir, root: o.root, argv: o.argv }));
+  }
+  try {
+    return await trainLocked(o, dir, meta, o.config);
+  } finally {
+    release();
+  }
+}
+
+/** Where a resume starts: the recovered checkpoint, or null for a restart from step 0 (asked for). */
+function resumePoint(dir: string, o: TrainRunOptions, say: (line: string) => void): string | null {
+  try {
+    return recoverCheckpoint(join(dir, RUN_FILES.checkpoint), say);
+  } catch (e) {
+    if (!o.restart) throw new Error(`${dir}: cannot resume: ${(e as Error).message}; pass --restart to train the run again from step 0`);
+    say(`no usable checkpoint (${(e as Error).message}): restarting from step 0 as asked (--restart)`);
+    return null;
+  }
+}
+
+async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newConfig: RunConfig | undefined): Promise<TrainResult> {
+  let cfg: RunConfig;
+  let resumeFrom: string | null = null;
+  const logFile = join(dir, RUN_FILES.log);
+  const say = (line: string) => {
+    appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+    o.log?.(line);
+  };
+  if (o.resume) {
     const extra = o.overrides ?? [];
     for (const t of extra) {
       const head = parseOverride(t).path[0];
@@ -105,18 +153,25 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainResult> {
     cfg = loadRunConfig(join(dir, RUN_FILES.config), extra);
     if (meta.status === 'completed' && meta.step >= cfg.train.steps)
       throw new Error(`${dir}: the run is already completed (${meta.step} steps); raise train.steps to continue it`);
+    const digest = trainingDigest(cfg);
+    if (meta.trainingDigest && meta.trainingDigest !== digest) {
+      if (!o.allowConfigChange)
+        throw new Error(
+          `${join(dir, RUN_FILES.config)}: seed, env or agent differ from the config the run was trained with (digest ${digest}, run ${meta.trainingDigest}); a resume would not continue the same run. Restore the config, start a new run, or pass --allow-config-change`,
+        );
+      say(`config changed since the run started (digest ${meta.trainingDigest} → ${digest}); continuing as asked (--allow-config-change)`);
+    }
+    resumeFrom = resumePoint(dir, o, say);
     if (extra.length) writeFileAtomic(join(dir, RUN_FILES.config), configToYaml(cfg));
-    meta = { ...meta, commands: [...meta.commands, o.argv ?? process.argv.slice(1)], status: 'running', endedAt: null, error: undefined };
-  } else {
-    if (!o.config) throw new Error('trainRun: a config or a run directory to resume is needed');
-    cfg = o.config;
-    ({ dir, meta } = createRunDir(cfg, { dir: o.runDir, root: o.root, argv: o.argv }));
-  }
-  const logFile = join(dir, RUN_FILES.log);
-  const say = (line: string) => {
-    appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
-    o.log?.(line);
-  };
+    meta = {
+      ...meta,
+      commands: [...meta.commands, o.argv ?? process.argv.slice(1)],
+      status: 'running',
+      endedAt: null,
+      error: undefined,
+      trainingDigest: digest,
+    };
+  } else cfg = newConfig as RunConfig;
 
   const ckpt = join(dir, RUN_FILES.checkpoint);
   let env: AsyncInferenceEnv;
@@ -124,13 +179,10 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainResult> {
   try {
     await initBackend(cfg.train.backend as BackendChoice, { log: () => {} });
     env = new AsyncInferenceEnv(envOptions(cfg));
-    if (o.resume && existsSync(join(ckpt, 'meta.json'))) {
-      trainer = loadMaddpg(ckpt, env);
+    if (resumeFrom) {
+      trainer = loadMaddpg(resumeFrom, env);
       say(`resumed from ${RUN_FILES.checkpoint} at step ${trainer.counters.step}`);
-    } else {
-      trainer = new MaddpgTrainer(env, { ...cfg.agent, seed: cfg.seed });
-      if (o.resume) say('resumed with no checkpoint: starting from step 0');
-    }
+    } else trainer = new MaddpgTrainer(env, { ...cfg.agent, seed: cfg.seed });
   } catch (e) {
     writeMeta(dir, { ...meta, status: 'failed', endedAt: new Date().toISOString(), error: (e as Error).message });
     say(`failed: ${(e as Error).message}`);
@@ -242,6 +294,8 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainResult> {
 
 interface TrainCliOpts {
   resume?: string;
+  restart?: boolean;
+  allowConfigChange?: boolean;
   runDir?: string;
   printDefaults?: boolean;
   json?: boolean;
@@ -253,7 +307,9 @@ export function registerTrain(program: Command): void {
     .command('train [config] [overrides...]')
     .description('train MADDPG on the env of a run config (YAML) into a run directory; key=value overrides follow the config (dotted paths, [index])')
     .option('--resume <run-dir>', 'continue an interrupted or failed run to its train.steps (overrides: train.* / eval.* only)')
-    .option('--run-dir <dir>', 'where the run goes (default runs/<name>_<param digest>_seed<seed>)')
+    .option('--restart', '--resume only: when the run has no usable checkpoint, train it again from step 0 (default: an error)')
+    .option('--allow-config-change', "--resume only: continue although config.yaml's seed / env / agent changed since the run started")
+    .option('--run-dir <dir>', 'where the run goes (default runs/<name>_<param digest>_seed<seed>); must be new, empty, or a run to --resume')
     .option('--print-defaults', 'print every default as YAML, with a comment per field, and exit')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--json', 'print a JSON summary (run dir, status, steps, final results)')
@@ -268,7 +324,8 @@ export function registerTrain(program: Command): void {
         '  topsched train --resume runs/two-models_1a2b3c4d_seed0',
         '  topsched train --print-defaults',
         '',
-        'Ctrl-C finishes the current episode, writes a checkpoint and exits 130; --resume continues bit-identically.',
+        'Ctrl-C (or SIGTERM) finishes the current episode, writes a checkpoint and exits 130 (143); --resume continues bit-identically.',
+        'A resume refuses a run without a usable checkpoint (--restart trains it again from 0) and a config.yaml whose seed, env or agent changed (--allow-config-change).',
       ].join('\n'),
     )
     .action(async (config: string | undefined, overrides: string[], opts: TrainCliOpts) => {
@@ -278,24 +335,30 @@ export function registerTrain(program: Command): void {
       }
       if (!opts.resume && !config) throw new Error('train: give a config file, --resume <run-dir>, or --print-defaults');
       if (opts.resume && config) overrides = [config, ...overrides];
+      if (!opts.resume && (opts.restart || opts.allowConfigChange)) throw new Error('train: --restart and --allow-config-change apply to --resume only');
       const ac = new AbortController();
       let hits = 0;
       let runDir: string | undefined;
-      const onSigint = () => {
+      // SIGINT (Ctrl-C) and SIGTERM (kill, a scheduler's stop) alike: finish the episode, checkpoint,
+      // mark the run interrupted, exit 128 + the signal's number (130, 143).
+      let exitCode = 130;
+      const onSignal = (signal: NodeJS.Signals) => {
         hits += 1;
+        exitCode = signal === 'SIGTERM' ? 143 : 130;
         if (hits === 1) {
-          process.stderr.write('\ntopsched train: interrupt — finishing the current episode, then checkpointing (Ctrl-C again to stop now)\n');
+          process.stderr.write(`\ntopsched train: interrupt (${signal}) — finishing the current episode, then checkpointing (again to stop now)\n`);
           ac.abort();
           return;
         }
-        // Second Ctrl-C: the last periodic checkpoint stays the resume point.
+        // A second signal: the last periodic checkpoint stays the resume point.
         if (runDir && existsSync(join(runDir, RUN_FILES.meta))) {
           const m = readMeta(runDir);
           writeMeta(runDir, { ...m, status: 'interrupted', endedAt: new Date().toISOString() });
         }
-        process.exit(130);
+        process.exit(exitCode);
       };
-      process.on('SIGINT', onSigint);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         const cfg = opts.resume ? undefined : loadRunConfig(config as string, overrides);
         if (opts.resume) runDir = resolve(opts.resume);
@@ -306,6 +369,8 @@ export function registerTrain(program: Command): void {
           resume: opts.resume,
           runDir,
           overrides: opts.resume ? overrides : undefined,
+          restart: opts.restart,
+          allowConfigChange: opts.allowConfigChange,
           signal: ac.signal,
           progress: opts.progress !== false && tty && !opts.json,
           log: opts.json || tty ? undefined : (l) => console.log(l),
@@ -316,9 +381,10 @@ export function registerTrain(program: Command): void {
           if (r.results && tty) console.log(evalTable(r.results));
           console.log(`${r.status}: ${r.steps} steps, ${r.episodes} episodes, ${r.updates} updates in ${r.wallS.toFixed(1)} s → ${r.dir}`);
         }
-        if (r.status === 'interrupted') process.exitCode = 130;
+        if (r.status === 'interrupted') process.exitCode = exitCode;
       } finally {
-        process.off('SIGINT', onSigint);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 }
