@@ -7,6 +7,7 @@
  * caller's seeded RNG.
  */
 
+import { checkAllocation } from '../graphs/limits.js';
 export type FieldDims = Record<string, number>;
 
 export interface ReplaySnapshot {
@@ -35,6 +36,9 @@ export class ReplayBuffer {
     }
     this.capacity = capacity;
     this.fields = { ...fields };
+    // It grows by doubling, but a full buffer must fit: refuse now, not after hours of training.
+    const width = Object.values(fields).reduce((a, b) => a + b, 0);
+    checkAllocation(capacity * width * 4, `replay buffer (${capacity} transitions × ${width} floats)`);
     this.grow(Math.min(capacity, 1024));
   }
 

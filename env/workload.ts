@@ -25,7 +25,8 @@ import { readTextBounded } from '../graphs/limits.js';
 import { type ArrivalProcess, DiurnalArrivals, loadTraceCsv, MmppArrivals, PoissonArrivals, TraceArrivals, type TraceRow } from './arrivals.js';
 import { EnvError } from './core.js';
 
-const rate = z.number().nonnegative().finite();
+// Bounded so a typo (rate: 1e12) is an error naming the field, not an arrival stream that never ends.
+const rate = z.number().nonnegative().finite().max(1e6);
 
 export const ArrivalSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('poisson'), rate }).strict(),
@@ -41,8 +42,8 @@ export const ArrivalSchema = z.discriminatedUnion('kind', [
       kind: z.literal('diurnal'),
       mean: rate,
       amplitude: z.number().min(0).max(1),
-      periodS: z.number().positive().finite(),
-      phase: z.number().finite().default(0),
+      periodS: z.number().positive().finite().max(1e7),
+      phase: z.number().finite().min(-1e7).max(1e7).default(0),
     })
     .strict(),
   z
@@ -50,7 +51,7 @@ export const ArrivalSchema = z.discriminatedUnion('kind', [
       kind: z.literal('trace'),
       path: z.string().min(1),
       loop: z.boolean().default(false),
-      offsetS: z.number().nonnegative().finite().default(0),
+      offsetS: z.number().nonnegative().finite().max(1e7).default(0),
     })
     .strict(),
 ]);
@@ -63,10 +64,10 @@ export const WorkloadModelSchema = z
     /** Zoo name, `.onnx` or topsched `.json` file; defaults to `name`. */
     source: z.string().min(1).optional(),
     /** Latency objective per request, ms (arrival to completion). */
-    sloMs: z.number().positive().finite().default(100),
+    sloMs: z.number().positive().finite().max(1e7).default(100),
     arrival: ArrivalSchema,
     /** Most requests that may wait; further arrivals are dropped (and count as SLO violations). */
-    maxQueue: z.number().int().positive().default(10_000),
+    maxQueue: z.number().int().positive().max(1e7).default(10_000),
   })
   .strict();
 export type WorkloadModel = z.infer<typeof WorkloadModelSchema>;
@@ -74,7 +75,7 @@ export type WorkloadModel = z.infer<typeof WorkloadModelSchema>;
 export const WorkloadSchema = z
   .object({
     name: z.string().min(1).default('workload'),
-    models: z.array(WorkloadModelSchema).min(1),
+    models: z.array(WorkloadModelSchema).min(1).max(64),
   })
   .strict()
   .superRefine((w, ctx) => {

@@ -1,17 +1,18 @@
 /**
  * `npm run bench` / `topsched bench [sections...]`: the project's speed and memory targets, measured
  * side by side in one run and printed as tables with the machine and date. Sections: native, sim,
- * agents (default: all). Add `--json` for machine-readable output.
+ * agents, graphs (default: all). Add `--json` for machine-readable output.
  */
 import { benchMaddpg } from '../agents/bench.js';
 import { benchSimulator } from '../env/bench.js';
+import { benchPlanner } from '../graphs/bench.js';
 import { ZOO } from '../graphs/zoo/index.js';
 import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, twoBranchSpeedup } from '../native/bench.js';
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
 import { machineLine } from './machine.js';
 
-export const BENCH_SECTIONS = ['native', 'sim', 'agents'] as const;
+export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOptions {
@@ -116,6 +117,29 @@ async function benchAgents(print: (t: string) => void): Promise<Record<string, u
   return { maddpg: rows };
 }
 
+function benchGraphs(print: (t: string) => void): Record<string, unknown> {
+  const rows = benchPlanner();
+  print(
+    table(
+      ['long graphs (greedy schedule)', 'nodes', 'infer ms', 'partition ms', 'plan ms', 'plan µs/node', 'arena/LOAD'],
+      rows.map((r) => [
+        r.graph,
+        String(r.nodes),
+        r.inferMs.toFixed(0),
+        r.partitionMs.toFixed(0),
+        r.planMs.toFixed(0),
+        r.planUsPerNode.toFixed(1),
+        r.arenaOverLoad.toFixed(3),
+      ]),
+    ),
+  );
+  const big = rows.filter((r) => r.nodes === 50_000);
+  const small = rows.filter((r) => r.nodes === 5_000);
+  const growth = Math.max(...big.map((b, i) => b.planUsPerNode / small[i].planUsPerNode));
+  print(`planning time per node, 50k vs 5k nodes: ${growth.toFixed(2)}× (O(n log n) keeps it near 1; a quadratic planner gives ~10×)`);
+  return { planner: rows, perNodeGrowth: growth };
+}
+
 export async function runBench(opts: BenchOptions = {}): Promise<Record<string, unknown>> {
   const sections = opts.sections?.length ? opts.sections : [...BENCH_SECTIONS];
   const print = opts.print ?? ((t: string) => console.log(t));
@@ -125,6 +149,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<Record<string, 
     print('');
     if (s === 'native') out.native = await benchNative(print, opts.leakRuns ?? 10_000);
     else if (s === 'sim') out.sim = benchSim(print);
+    else if (s === 'graphs') out.graphs = benchGraphs(print);
     else out.agents = await benchAgents(print);
   }
   return out;

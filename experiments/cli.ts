@@ -5,6 +5,13 @@
  */
 import { createProgram } from './program.js';
 
+// `topsched ... | head`: a closed pipe ends the output, not the process with a stack trace.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+
 try {
   await createProgram().parseAsync(process.argv);
 } catch (e) {

@@ -1,8 +1,7 @@
 /** Where and when a result was measured: every results file names the machine, date and command. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '../graphs/atomic-write.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -37,9 +36,4 @@ export function machineLine(m = machineInfo()): string {
 }
 
 /** Writes a file atomically: a temp file in the same folder, then a rename. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+export { writeFileAtomic };

@@ -1,5 +1,6 @@
 /** The commander program behind `topsched`; tests drive it in-process through `createProgram()`. */
 import { Command } from 'commander';
+import { parseByteSize, setMaxFileBytes, setMemoryLimit } from '../graphs/limits.js';
 import { registerBench } from './commands/bench.js';
 import { registerEnvCheck } from './commands/env-check.js';
 import { registerEval } from './commands/eval.js';
@@ -19,7 +20,14 @@ export function createProgram(): Command {
     .name('topsched')
     .description('Learned scheduling of asynchronous multi-model DNN inference: models, schedules, executors, environment, agents')
     .version('0.1.0')
-    .showHelpAfterError();
+    .option('--memory-limit <size>', 'most bytes one tensor, model or run may take, e.g. 8G (default: half the free memory; env TOPSCHED_MEMORY_LIMIT)')
+    .option('--max-file-size <size>', 'largest model, schedule, config or trace file read, e.g. 512M (default 2G; env TOPSCHED_MAX_FILE_BYTES)')
+    .showHelpAfterError()
+    .hook('preAction', (cmd) => {
+      const o = cmd.opts() as { memoryLimit?: string; maxFileSize?: string };
+      setMemoryLimit(o.memoryLimit === undefined ? undefined : parseByteSize(o.memoryLimit, '--memory-limit'));
+      setMaxFileBytes(o.maxFileSize === undefined ? undefined : parseByteSize(o.maxFileSize, '--max-file-size'));
+    });
   registerModels(program);
   registerPartition(program);
   registerRun(program);

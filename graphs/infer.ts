@@ -3,7 +3,7 @@
  * and parameters, checking that every tensor a node reads exists.
  */
 
-import { type DType, dtypeBytes, type Graph, GraphError, type Initializer, numel, type ValueInfo } from './ir.js';
+import { type DType, dtypeBytes, type Graph, GraphError, type Initializer, type Node, numel, type ValueInfo } from './ir.js';
 import { checkAllocation, LimitError } from './limits.js';
 import { isOpType, OP_RULES, type OpInput } from './ops.js';
 import { sortGraph } from './topo.js';
@@ -17,6 +17,21 @@ function checkTensor(shape: readonly number[], dtype: DType, what: string): void
   const n = numel(shape);
   if (!Number.isSafeInteger(n) || n < 0) throw new LimitError(`${what} has shape [${shape}]: ${n} elements is not a valid size`);
   checkAllocation(n * dtypeBytes(dtype), `${what} [${shape}]`);
+}
+
+/** Attributes are a mapping of numbers (not NaN), lists of numbers, strings or booleans. */
+function checkAttrs(node: Node): void {
+  const where = `node '${node.id}' (${node.op})`;
+  const a = node.attrs as unknown;
+  if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new GraphError(`attrs must be a mapping, got ${JSON.stringify(a)}`, where);
+  for (const [k, v] of Object.entries(node.attrs)) {
+    const ok = (x: unknown) => (typeof x === 'number' && !Number.isNaN(x)) || typeof x === 'string' || typeof x === 'boolean';
+    if (Array.isArray(v) ? !v.every((x) => typeof x === 'number' && !Number.isNaN(x)) : !ok(v))
+      throw new GraphError(
+        `attribute '${k}' must be a number, a list of numbers, a string or a boolean, got ${Array.isArray(v) ? `[${v.map(String)}]` : String(v)}`,
+        where,
+      );
+  }
 }
 
 /** Recomputes shapes and costs in place order; returns a new graph with nodes topologically sorted. */
@@ -43,6 +58,7 @@ export function inferGraph(input: Graph): Graph {
   }
   const nodes = graph.nodes.map((node) => {
     if (!isOpType(node.op)) throw new GraphError(`unsupported op '${node.op}'`, `node '${node.id}'`);
+    checkAttrs(node);
     const ins = node.inputs.map((t) => {
       const v = known.get(t);
       if (!v) throw new GraphError(`reads tensor '${t}' that no input, initializer or earlier node defines`, `node '${node.id}' (${node.op})`);

@@ -49,12 +49,34 @@ export function graphFromJSON(doc: unknown, where = 'graph JSON'): Graph {
   for (const key of ['inputs', 'outputs', 'nodes', 'initializers'] as const) {
     if (!Array.isArray(d[key])) throw new GraphError(`field '${key}' must be an array`, where);
   }
+  if (typeof d.name !== 'string' || !d.name) throw new GraphError(`field 'name' must be a non-empty string, got ${JSON.stringify(d.name)}`, where);
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const shape = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && x >= 0);
+  const values = (key: 'inputs' | 'outputs' | 'initializers') =>
+    (d[key] as unknown[]).forEach((v, i) => {
+      const x = v as Record<string, unknown>;
+      if (!x || typeof x !== 'object' || typeof x.name !== 'string')
+        throw new GraphError(`${key}[${i}] must be an object with a string 'name', got ${JSON.stringify(v)}`, where);
+      if (key !== 'outputs' || x.shape !== undefined)
+        if (!shape(x.shape)) throw new GraphError(`${key}[${i}] ('${x.name}'): 'shape' must be a list of whole numbers, got ${JSON.stringify(x.shape)}`, where);
+      if ((key !== 'outputs' || x.dtype !== undefined) && x.dtype !== 'float32' && x.dtype !== 'int64')
+        throw new GraphError(`${key}[${i}] ('${x.name}'): 'dtype' must be 'float32' or 'int64', got ${JSON.stringify(x.dtype)}`, where);
+    });
+  values('inputs');
+  values('outputs');
+  values('initializers');
   d.nodes.forEach((n, i) => {
-    if (typeof n.id !== 'string' || !Array.isArray(n.inputs) || !Array.isArray(n.outputs)) throw new GraphError(`nodes[${i}] lacks id/inputs/outputs`, where);
+    if (!n || typeof n !== 'object') throw new GraphError(`nodes[${i}] must be an object, got ${JSON.stringify(n)}`, where);
+    if (typeof n.id !== 'string' || !strings(n.inputs) || !strings(n.outputs))
+      throw new GraphError(`nodes[${i}] needs 'id' (string), 'inputs' and 'outputs' (lists of tensor names)`, where);
     if (!isOpType(n.op)) throw new GraphError(`nodes[${i}] ('${n.id}') has unsupported op '${n.op}'`, where);
+    if (n.attrs === undefined) n.attrs = {};
+    if (n.attrs === null || typeof n.attrs !== 'object' || Array.isArray(n.attrs))
+      throw new GraphError(`nodes[${i}] ('${n.id}'): 'attrs' must be a mapping of attribute names to values, got ${JSON.stringify(n.attrs)}`, where);
   });
   const initializers: Initializer[] = d.initializers.map((init, i) => {
     const { data, ...rest } = init;
+    if (data !== undefined && typeof data !== 'string') throw new GraphError(`initializers[${i}] ('${init.name}'): 'data' must be a base64 string`, where);
     if (data === undefined) return rest;
     const arr = fromBase64(data, init.dtype);
     if (arr.length !== numel(init.shape))

@@ -31,9 +31,13 @@ export function attrInt(node: Node, name: string, dflt?: number): number {
     if (dflt === undefined) fail(node, `missing attribute '${name}'`);
     return dflt as number;
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(node, `attribute '${name}' must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(node, `attribute '${name}' must be an integer, got ${showAttr(v)}`);
   return v as number;
 }
+
+/** JSON.stringify turns NaN and ±Infinity into null; errors should show what was there. */
+const showAttr = (v: unknown): string =>
+  Array.isArray(v) ? `[${v.map(showAttr).join(', ')}]` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
 
 export function attrInts(node: Node, name: string, dflt?: number[]): number[] {
   const v = node.attrs[name];
@@ -41,8 +45,8 @@ export function attrInts(node: Node, name: string, dflt?: number[]): number[] {
     if (dflt === undefined) fail(node, `missing attribute '${name}'`);
     return dflt as number[];
   }
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number')) {
-    fail(node, `attribute '${name}' must be a list of numbers, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
+    fail(node, `attribute '${name}' must be a list of integers, got ${showAttr(v)}`);
   }
   return v as number[];
 }
@@ -98,6 +102,15 @@ function spatial(node: Node, x: number[], kernel: number[], pooling: boolean): n
   const strides = attrInts(node, 'strides', new Array(nsp).fill(1));
   const dil = attrInts(node, 'dilations', new Array(nsp).fill(1));
   const pads = attrInts(node, 'pads', new Array(2 * nsp).fill(0));
+  const need = (name: string, v: number[], len: number, min: number) => {
+    if (v.length !== len) fail(node, `attribute '${name}' has ${v.length} values [${v}], expected ${len} for a rank-${x.length} input`);
+    const bad = v.findIndex((d) => d < min);
+    if (bad >= 0) fail(node, `attribute '${name}'[${bad}] is ${v[bad]}, must be at least ${min}`);
+  };
+  need('kernel_shape', kernel, nsp, 1);
+  need('strides', strides, nsp, 1);
+  need('dilations', dil, nsp, 1);
+  need('pads', pads, 2 * nsp, 0);
   const ceil = pooling && attrInt(node, 'ceil_mode', 0) === 1;
   const out: number[] = [];
   for (let i = 0; i < nsp; i++) out.push(windowOut(node, x[i + 2], kernel[i], strides[i], pads[i], pads[i + nsp], dil[i], ceil));
@@ -110,7 +123,10 @@ const conv: Rule = (node, ins) => {
   if (x.shape.length !== 4) fail(node, `expects NCHW input, got [${x.shape}]`);
   if (w.shape.length !== 4) fail(node, `expects OIHW weight, got [${w.shape}]`);
   const group = attrInt(node, 'group', 1);
+  if (group < 1) fail(node, `attribute 'group' is ${group}, must be at least 1`);
   const kernel = attrInts(node, 'kernel_shape', w.shape.slice(2));
+  if (kernel.join() !== w.shape.slice(2).join())
+    fail(node, `attribute 'kernel_shape' [${kernel}] disagrees with the weight's kernel [${w.shape.slice(2)}] (weight [${w.shape}])`);
   if (x.shape[1] !== w.shape[1] * group) {
     fail(node, `input channels ${x.shape[1]} != weight in-channels ${w.shape[1]} × group ${group}`);
   }
@@ -254,7 +270,8 @@ const transpose: Rule = (node, ins) => {
     'perm',
     x.map((_, i) => x.length - 1 - i),
   );
-  if (perm.length !== x.length || [...perm].sort().some((p, i) => p !== i)) fail(node, `perm [${perm}] is not a permutation of rank ${x.length}`);
+  if (perm.length !== x.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
+    fail(node, `perm [${perm}] is not a permutation of rank ${x.length}`);
   return { shapes: [perm.map((p) => x[p])], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
 };
 

@@ -94,6 +94,10 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
   // Position of each node: stage, group, index in group.
   const pos = new Map<number, { stage: number; group: number; at: number }>();
   schedule.stages.forEach((stage, si) => {
+    if (!stage || typeof stage !== 'object') {
+      out.push({ rule: 'format', message: `stage ${si} must be an object {kind, groups}, got ${JSON.stringify(stage)}` });
+      return;
+    }
     if (stage.kind !== 'parallel' && stage.kind !== 'merge')
       out.push({ rule: 'format', message: `stage ${si} has kind ${JSON.stringify(stage.kind)} (parallel | merge)` });
     if (!Array.isArray(stage.groups) || !stage.groups.length || stage.groups.some((g) => !Array.isArray(g) || !g.length)) {
@@ -102,6 +106,10 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
     }
     stage.groups.forEach((group, gi) => {
       group.forEach((id, at) => {
+        if (typeof id !== 'string') {
+          out.push({ rule: 'format', message: `stage ${si} group ${gi}[${at}] must be a node id (string), got ${JSON.stringify(id)}` });
+          return;
+        }
         const v = dag.index.get(id);
         if (v === undefined) {
           out.push({ rule: 'unknown-node', node: id, message: `stage ${si} group ${gi} names '${id}', not a node of '${graph.name}'` });
@@ -115,7 +123,7 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
         pos.set(v, { stage: si, group: gi, at });
       });
     });
-    if (stage.kind === 'merge') {
+    if (stage.kind === 'merge' && !out.some((v) => v.rule === 'format')) {
       const nodes = stage.groups
         .flat()
         .map((id) => dag.index.get(id))

@@ -7,8 +7,8 @@
  * `randomInputs`, the same functions the ONNX exporter uses, so native runs and onnxruntime runs
  * of the same graph and seed see identical values.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../graphs/atomic-write.js';
 import type { Graph } from '../graphs/ir.js';
 import type { Schedule } from '../graphs/schedule.js';
 import { materializeWeights, randomInputs, type TensorData } from '../graphs/weights.js';
@@ -100,20 +100,14 @@ export interface RunnerBundleOptions {
   schedules: { name: string; schedule: Schedule; plan?: MemoryPlan }[];
 }
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** Writes a bundle for `native/build/runner` (the GPU machine has no Node). Returns the file paths. */
 export function writeRunnerBundle(dir: string, graph: Graph, opts: RunnerBundleOptions): { bundle: string; weights: string } {
   const doc = modelDocument(graph, { seed: opts.seed ?? 0 });
   const bundle = join(dir, 'bundle.json');
   const weights = join(dir, 'weights.bin');
-  writeAtomic(weights, doc.buffer);
+  writeFileAtomic(weights, doc.buffer);
   const model = JSON.parse(doc.json);
-  writeAtomic(
+  writeFileAtomic(
     bundle,
     JSON.stringify({
       format: 'topsched.native.bundle/1',

@@ -224,9 +224,10 @@ export class NativeExecutor {
   }
 
   async loadModel(graph: Graph, { seed = 0 }: { seed?: number } = {}): Promise<ModelHandle> {
-    let weightBytes = 0;
-    for (const init of graph.initializers) weightBytes += numel(init.shape) * dtypeBytes(init.dtype);
-    checkAllocation(weightBytes, `model '${graph.name}': weights`);
+    // Weights and the seeded default inputs are materialized here: check them before they are.
+    let bytes = 0;
+    for (const v of [...graph.initializers, ...graph.inputs]) bytes += numel(v.shape) * dtypeBytes(v.dtype);
+    checkAllocation(bytes, `model '${graph.name}': weights and inputs`);
     const doc = modelDocument(graph, { seed });
     const id = await this.track(this.native.loadModel(doc.json, doc.buffer));
     const h = new ModelHandle(id, doc.graph, seed, doc.inputs);

@@ -5,8 +5,8 @@
  * Timing follows IOS: `warmup` runs, then `repeat` samples of `number` back-to-back runs each; the
  * tables hold medians.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { writeFileAtomic } from '../graphs/atomic-write.js';
 import type { ProfileDocument } from '../graphs/cost/profiled.js';
 import type { Graph } from '../graphs/ir.js';
 import type { Schedule } from '../graphs/schedule.js';
@@ -73,7 +73,5 @@ export async function profileModel(ex: NativeExecutor, model: ModelHandle, opts:
 
 /** Writes the profile atomically (temp file + rename). */
 export function writeProfile(path: string, profile: ProfileDocument): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(profile, null, 1)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(profile, null, 1)}\n`);
 }

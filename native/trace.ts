@@ -3,7 +3,7 @@
  * with one slice per op, one track per task spanning its lifetime, and flow arrows for every
  * cross-stream dependency (a stage's groups wait for the previous stage's groups on other streams).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../graphs/atomic-write.js';
 import type { RunReport } from './index.js';
 
 export interface TraceEvent {
@@ -93,7 +93,5 @@ export function toChromeTrace(report: RunReport, { title = 'topsched native run'
 
 /** Writes the trace atomically (temp file + rename). */
 export function writeChromeTrace(path: string, report: RunReport, opts: { title?: string } = {}): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(toChromeTrace(report, opts)));
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(toChromeTrace(report, opts)));
 }

@@ -186,3 +186,33 @@ describe('example configs and run dir names', () => {
     expect(paramDigest(reordered)).toBe(paramDigest(base));
   });
 });
+
+describe('bounds and prototype safety', () => {
+  it('every numeric field has a bound: an absurd value is an error naming the field, before anything is allocated', () => {
+    const cases: [string, RegExp][] = [
+      ['env.streams=1000000000', /env\.streams: .*(<=|at most|too big).*1000000000/i],
+      ['agent.bufferSize=1e12', /agent\.bufferSize: .*1000000000000/],
+      ['agent.hidden=[100000]', /agent\.hidden\[0\]/],
+      ['env.levels=[0, 5000]', /env\.levels\[1\]/],
+      ['seed=99999999999', /seed:/],
+      ['env.epochMs=1e300', /env\.epochMs/],
+      ['train.evalEpisodes=1e9', /train\.evalEpisodes/],
+      ['env.workload.models[0].arrival.rate=1e12', /env\.workload\.models\[0\]\.arrival\.rate/],
+    ];
+    for (const [o, re] of cases) expect(() => resolveRunConfig({}, [o]), o).toThrow(re);
+  });
+
+  it('refuses __proto__, constructor and prototype in override paths, override values and config files; nothing is polluted', () => {
+    for (const o of ['__proto__.polluted=1', 'agent.__proto__.polluted=1', 'constructor.prototype.polluted=1', 'env.prototype=1']) {
+      expect(() => resolveRunConfig({}, [o]), o).toThrow(/not allowed/);
+    }
+    expect(() => resolveRunConfig({}, ['agent={"__proto__": {"polluted": 1}}'])).toThrow(/agent\.__proto__: the key '__proto__' is not allowed/);
+    const doc = JSON.parse('{"agent": {"__proto__": {"polluted": 1}}}');
+    expect(() => resolveRunConfig(doc, [], 'cfg.yaml')).toThrow(/cfg\.yaml: agent\.__proto__/);
+    const f = join(dir, 'proto.yaml');
+    writeFileSync(f, 'agent:\n  __proto__:\n    polluted: 1\n');
+    expect(() => loadRunConfig(f)).toThrow(/__proto__/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+});

@@ -113,10 +113,10 @@ export function prepareGraph(graph: Graph, cost: CostModel): GraphInput {
       latFrom[v] = Math.max(latFrom[v], latFrom[w] + opLat[v]);
     }
   }
-  const maxDepth = Math.max(1, ...depth);
-  const maxHeight = Math.max(1, ...height);
-  const critical = Math.max(...latTo);
-  const maxLat = Math.max(...opLat) || 1;
+  const maxDepth = depth.reduce((m, x) => Math.max(m, x), 1);
+  const maxHeight = height.reduce((m, x) => Math.max(m, x), 1);
+  const critical = latTo.reduce((m, x) => Math.max(m, x), Number.NEGATIVE_INFINITY);
+  const maxLat = opLat.reduce((m, x) => Math.max(m, x), 0) || 1;
   const meanLat = opLat.reduce((a, b) => a + b, 0) / n || 1;
 
   const F = NUM_NODE_FEATURES;

@@ -1,6 +1,6 @@
 /** `topsched models` and `topsched graph`: what the zoo holds and what a model looks like. */
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../graphs/atomic-write.js';
 import { summarize } from '../../graphs/ir.js';
 import { graphToString } from '../../graphs/json.js';
 import { resolveModel } from '../../graphs/models.js';
@@ -62,11 +62,7 @@ export function registerModels(program: Command): void {
       const graph = resolveModel(spec, { batch: opts.batch, resolution: opts.resolution, seed: opts.seed });
       if (opts.out) {
         if (/\.onnx$/i.test(opts.out)) saveOnnxFile(graph, opts.out, { seed: opts.seed });
-        else {
-          const tmp = `${opts.out}.tmp-${process.pid}`;
-          writeFileSync(tmp, graphToString(graph));
-          renameSync(tmp, opts.out);
-        }
+        else writeFileAtomic(opts.out, graphToString(graph));
       }
       const s = summarize(graph);
       const nodes = graph.nodes.map((n) => ({ id: n.id, op: n.op, outShapes: n.outShapes, macs: n.macs, flops: n.flops, bytes: n.bytes, params: n.params }));

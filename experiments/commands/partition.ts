@@ -1,6 +1,6 @@
 /** `topsched partition`: search a stage partition (schedule) for a model under a cost model. */
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../graphs/atomic-write.js';
 import { costModelFromSpec, scheduleLatency } from '../../graphs/cost/index.js';
 import { resolveModel } from '../../graphs/models.js';
 import { partition } from '../../graphs/partition/index.js';
@@ -66,9 +66,7 @@ export function registerPartition(program: Command): void {
         validateSchedule(graph, result.schedule);
         const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
         if (opts.out) {
-          const tmp = `${opts.out}.tmp-${process.pid}`;
-          writeFileSync(tmp, scheduleToString(result.schedule));
-          renameSync(tmp, opts.out);
+          writeFileAtomic(opts.out, scheduleToString(result.schedule));
         }
         const stages = result.schedule.stages;
         const summary = {

@@ -10,7 +10,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { readTextBounded } from '../../graphs/limits.js';
 import { DEFAULT_RUN_CONFIG, FIELD_DOCS } from './defaults.js';
-import { applyOverrides } from './overrides.js';
+import { applyOverrides, checkNoForbiddenKeys } from './overrides.js';
 import { ConfigError, type RunConfig, validateRunConfig } from './schema.js';
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -22,11 +22,14 @@ function readYaml(file: string, what: string): unknown {
   } catch (e) {
     throw new ConfigError(file, [(e as Error).message.replace(`${file}: `, '')]);
   }
+  let doc: unknown;
   try {
-    return YAML.parse(text);
+    doc = YAML.parse(text);
   } catch (e) {
     throw new ConfigError(file, [`invalid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
+  checkNoForbiddenKeys(doc, file);
+  return doc;
 }
 
 /** Objects merge key by key; arrays, scalars and the workload replace. */
@@ -48,6 +51,7 @@ function absolutizeWorkload(w: RunConfig['env']['workload'], baseDir: string): v
 /** Resolves a config document (already parsed) found at `where` with paths relative to `baseDir`. */
 export function resolveRunConfig(doc: unknown, overrides: readonly string[] = [], where = 'config', baseDir = process.cwd()): RunConfig {
   if (doc === null || doc === undefined) doc = {};
+  checkNoForbiddenKeys(doc, where);
   if (!isMap(doc)) throw new ConfigError(where, [`expected a mapping of config sections, got ${JSON.stringify(doc)}`]);
   let workloadDir = baseDir;
   const env = doc.env;

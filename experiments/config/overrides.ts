@@ -9,6 +9,32 @@ import { ConfigError } from './schema.js';
 
 export type PathStep = string | number;
 
+/**
+ * Keys that would reach an object's prototype (`__proto__.polluted=1` polluting every object of
+ * the process). Refused in key paths and anywhere inside parsed values and config documents.
+ */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Throws naming the path of the first forbidden key inside a parsed document. */
+export function checkNoForbiddenKeys(doc: unknown, where: string, path = ''): void {
+  const stack: { v: unknown; path: string }[] = [{ v: doc, path }];
+  while (stack.length) {
+    const { v, path: p } = stack.pop() as { v: unknown; path: string };
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        stack.push({ v: x, path: `${p}[${i}]` });
+      });
+      continue;
+    }
+    for (const k of Object.getOwnPropertyNames(v)) {
+      const here = p ? `${p}.${k}` : k;
+      if (FORBIDDEN_KEYS.has(k)) throw new ConfigError(where, [`${here}: the key '${k}' is not allowed`]);
+      stack.push({ v: (v as Record<string, unknown>)[k], path: here });
+    }
+  }
+}
+
 const KEY = /^[A-Za-z_][\w-]*(\[\d+\])*(\.[A-Za-z_][\w-]*(\[\d+\])*)*$/;
 
 /** `a.b[1].c` → ['a', 'b', 1, 'c']; throws naming the override when malformed. */
@@ -17,6 +43,7 @@ export function parseKeyPath(key: string, where = `override '${key}'`): PathStep
   const steps: PathStep[] = [];
   for (const part of key.split('.')) {
     const m = /^([^[]+)((\[\d+\])*)$/.exec(part) as RegExpExecArray;
+    if (FORBIDDEN_KEYS.has(m[1])) throw new ConfigError(where, [`the key '${m[1]}' is not allowed in a key path`]);
     steps.push(m[1]);
     for (const idx of m[2].matchAll(/\[(\d+)\]/g)) steps.push(Number(idx[1]));
   }
@@ -41,6 +68,7 @@ export function parseOverride(text: string): Override {
   } catch (e) {
     throw new ConfigError(where, [`value is not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
+  checkNoForbiddenKeys(value, where, text.slice(0, eq));
   return { text, path, value };
 }
 
@@ -65,7 +93,9 @@ export function applyOverride(doc: Record<string, unknown>, o: Override): void {
       container[step] = o.value;
       return;
     }
-    if (container[step] === undefined || container[step] === null) container[step] = typeof o.path[i + 1] === 'number' ? [] : {};
+    // Only own properties are followed; a missing object is made without a prototype.
+    if (!Object.hasOwn(container, step) || container[step] === undefined || container[step] === null)
+      container[step] = typeof o.path[i + 1] === 'number' ? [] : Object.create(null);
     node = container[step];
   }
 }

@@ -8,61 +8,75 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../../agents/backend.js';
 import { formatPath, WorkloadSchema } from '../../env/workload.js';
 
-const int = (min: number) => z.number().int().min(min);
-const pos = z.number().positive().finite();
-const nonNeg = z.number().nonnegative().finite();
-const intList = (min: number) => z.array(int(min)).min(1);
+// Every number has a bound: a value no machine could honour (env.streams: 1e9, agent.bufferSize:
+// 1e12) is an error naming the field, not a run that exhausts memory minutes later.
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const pos = (max: number) => z.number().positive().finite().max(max);
+const nonNeg = (max: number) => z.number().nonnegative().finite().max(max);
+const intList = (min: number, max: number, maxLength = 64) => z.array(int(min, max)).min(1).max(maxLength);
+const MILLION = 1e6;
+const BILLION = 1e9;
+/** Seeds are 32-bit (the RNGs' state). */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** A reward weight: any finite number of sane magnitude. */
+function rewardWeight() {
+  return z.number().finite().min(-MILLION).max(MILLION);
+}
 
 export const EnvConfigSchema = z
   .object({
     workload: WorkloadSchema,
     cost: z.string().min(1),
     device: z.string().min(1).optional(),
-    candidates: z.array(z.enum(['sequential', 'greedy', 'ios-dp'])).min(1),
-    levels: intList(0),
-    batchSizes: intList(1),
-    microBatches: intList(1),
-    epochMs: pos,
-    maxSteps: int(0),
+    candidates: z
+      .array(z.enum(['sequential', 'greedy', 'ios-dp']))
+      .min(1)
+      .max(3),
+    levels: intList(0, 1024),
+    batchSizes: intList(1, 4096),
+    microBatches: intList(1, 4096),
+    epochMs: pos(60_000),
+    maxSteps: int(0, BILLION),
     skipIdle: z.boolean(),
-    reward: z.object({ wThroughput: z.number().finite(), wBacklog: z.number().finite(), wSlo: z.number().finite(), scale: z.number().finite() }).strict(),
+    reward: z.object({ wThroughput: rewardWeight(), wBacklog: rewardWeight(), wSlo: rewardWeight(), scale: rewardWeight() }).strict(),
     mode: z.enum(['streams', 'contexts', 'mps']),
-    streams: int(1),
-    contextSwitchMs: nonNeg.optional(),
-    timeSliceMs: pos.optional(),
-    mpsShare: z.union([pos, z.array(pos).min(1)]).optional(),
+    streams: int(1, 256),
+    contextSwitchMs: nonNeg(60_000).optional(),
+    timeSliceMs: pos(60_000).optional(),
+    mpsShare: z.union([pos(1), z.array(pos(1)).min(1).max(64)]).optional(),
     transfers: z.enum(['none', 'pinned', 'pageable']),
-    pinnedGBps: pos.optional(),
-    pageableGBps: pos.optional(),
+    pinnedGBps: pos(MILLION).optional(),
+    pageableGBps: pos(MILLION).optional(),
     pipeline: z.boolean().optional(),
-    preprocMsPerSample: nonNeg.optional(),
-    preprocWorkers: int(1).optional(),
-    memoryBytes: pos.optional(),
-    pageFaultPenalty: nonNeg.optional(),
-    splitMinBytes: nonNeg.optional(),
+    preprocMsPerSample: nonNeg(60_000).optional(),
+    preprocWorkers: int(1, 256).optional(),
+    memoryBytes: pos(2 ** 50).optional(),
+    pageFaultPenalty: nonNeg(MILLION).optional(),
+    splitMinBytes: nonNeg(2 ** 50).optional(),
     activationModel: z.enum(['planner', 'live-bytes']),
   })
   .strict();
 
 export const AgentConfigSchema = z
   .object({
-    lr: pos,
+    lr: pos(10),
     gamma: z.number().min(0).max(1),
     tau: z.number().gt(0).max(1),
-    batchSize: int(1),
-    bufferSize: int(1),
-    learningStarts: int(0),
-    trainFreq: int(1),
-    gradientSteps: int(1),
-    hidden: intList(1),
-    gradClip: nonNeg,
+    batchSize: int(1, 65_536),
+    bufferSize: int(1, 10 * MILLION),
+    learningStarts: int(0, BILLION),
+    trainFreq: int(1, MILLION),
+    gradientSteps: int(1, 1000),
+    hidden: intList(1, 4096, 16),
+    gradClip: nonNeg(MILLION),
     clipMode: z.enum(['per-variable', 'global']),
-    actorReg: nonNeg,
-    temperature: pos,
+    actorReg: nonNeg(MILLION),
+    temperature: pos(1000),
     straightThrough: z.boolean(),
     shareActor: z.boolean(),
-    dtUnit: pos,
-    maxEpisodeSteps: int(0),
+    dtUnit: pos(MILLION),
+    maxEpisodeSteps: int(0, BILLION),
   })
   .strict();
 
@@ -74,24 +88,24 @@ export const RunConfigSchema = z
       .string()
       .min(1)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only (it names a directory)'),
-    seed: int(0),
+    seed: int(0, MAX_SEED),
     env: EnvConfigSchema,
     agent: AgentConfigSchema,
     train: z
       .object({
-        steps: int(1),
+        steps: int(1, BILLION),
         backend: z.enum(BACKEND_CHOICES as unknown as [string, ...string[]]),
-        logEvery: int(1),
-        checkpointEvery: int(0),
-        evalEvery: int(0),
-        evalEpisodes: int(1),
+        logEvery: int(1, BILLION),
+        checkpointEvery: int(0, BILLION),
+        evalEvery: int(0, BILLION),
+        evalEpisodes: int(1, 10_000),
       })
       .strict(),
     eval: z
       .object({
-        episodes: int(1),
-        seed: int(0),
-        baselines: z.array(z.enum(EVAL_BASELINES)),
+        episodes: int(1, 10_000),
+        seed: int(0, MAX_SEED),
+        baselines: z.array(z.enum(EVAL_BASELINES)).max(EVAL_BASELINES.length),
         executor: z.enum(['sim', 'native']),
       })
       .strict(),
