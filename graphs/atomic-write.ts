@@ -6,10 +6,11 @@
  */
 import { mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
+import { GraphError } from './ir.js';
 
-export class WriteError extends Error {
+export class WriteError extends GraphError {
   constructor(path: string, message: string) {
-    super(`${path}: cannot write: ${message}`);
+    super(`cannot write: ${message}`, path);
     this.name = 'WriteError';
   }
 }

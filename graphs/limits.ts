@@ -13,8 +13,10 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { freemem } from 'node:os';
+import { GraphError } from './ir.js';
 
-export class LimitError extends Error {
+/** A graph-level error (a GraphError) about a size or file over a limit. */
+export class LimitError extends GraphError {
   constructor(message: string) {
     super(message);
     this.name = 'LimitError';

@@ -45,8 +45,8 @@ export function attrInts(node: Node, name: string, dflt?: number[]): number[] {
     if (dflt === undefined) fail(node, `missing attribute '${name}'`);
     return dflt as number[];
   }
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
-    fail(node, `attribute '${name}' must be a list of integers, got ${showAttr(v)}`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || Number.isNaN(x))) {
+    fail(node, `attribute '${name}' must be a list of numbers, got ${showAttr(v)}`);
   }
   return v as number[];
 }
@@ -104,6 +104,8 @@ function spatial(node: Node, x: number[], kernel: number[], pooling: boolean): n
   const pads = attrInts(node, 'pads', new Array(2 * nsp).fill(0));
   const need = (name: string, v: number[], len: number, min: number) => {
     if (v.length !== len) fail(node, `attribute '${name}' has ${v.length} values [${v}], expected ${len} for a rank-${x.length} input`);
+    const frac = v.findIndex((d) => !Number.isInteger(d));
+    if (frac >= 0) fail(node, `attribute '${name}'[${frac}] is ${v[frac]}, must be a whole number`);
     const bad = v.findIndex((d) => d < min);
     if (bad >= 0) fail(node, `attribute '${name}'[${bad}] is ${v[bad]}, must be at least ${min}`);
   };

@@ -4,7 +4,7 @@
  * import-only forms (Constant nodes, auto_pad, Dropout, sizes, opset-11 Softmax/Clip, dim_param);
  * malformed and unsupported files; seeded weights and inputs; zoo models in onnxruntime.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -262,7 +262,8 @@ describe('round trip IR -> ONNX -> IR', () => {
       expect(back.batch).toBe(1);
       expect(back.initializers[0].data).toEqual(materializeWeights(convNet(1), { seed: 5 }).initializers[0].data);
       expectGraphError(() => loadOnnxFile(join(dir, 'missing.onnx')), 'missing.onnx', 'cannot read');
-      expectGraphError(() => saveOnnxFile(convNet(1), join(dir, 'no/such/dir/x.onnx')), 'x.onnx', 'cannot write');
+      writeFileSync(join(dir, 'a-file'), '');
+      expectGraphError(() => saveOnnxFile(convNet(1), join(dir, 'a-file/x.onnx')), 'x.onnx', 'cannot write');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -157,9 +157,11 @@ export class PartSearch {
     if (hit !== undefined) return hit;
     if ((this.states & 15) === 0 && performance.now() > this.deadline) throw new BudgetExceeded();
     this.states++;
-    const { r, s } = this.o;
     const W = S.length;
     const mem = B.members(S);
+    // A stage of S has at most |S| groups: a larger s (say 1e9) changes nothing but buffer sizes.
+    const r = this.o.r;
+    const s = Math.min(this.o.s, mem.length);
 
     // Candidates: operators whose successor closure within S fits in one group.
     const cand: number[] = [];
