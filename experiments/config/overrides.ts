@@ -64,7 +64,7 @@ export function parseOverride(text: string): Override {
   const raw = text.slice(eq + 1);
   let value: unknown;
   try {
-    value = raw === '' ? '' : YAML.parse(raw);
+    value = raw === '' ? '' : YAML.parse(raw, { logLevel: 'error' });
   } catch (e) {
     throw new ConfigError(where, [`value is not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
