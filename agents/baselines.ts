@@ -33,14 +33,14 @@ import { makeRng, type Rng } from './rng.js';
 const PER_MODEL = 6;
 const OBS = { queue: 0, age: 1, inFlight: 2, throughput: 3, latency: 4, dropped: 5 } as const;
 
-interface Layout {
+export interface Layout {
   view: EnvView;
   M: number;
   /** Scheduler action entries per model (2, or 3 with micro-batches). */
   W: number;
 }
 
-function layout(env: Pick<AsyncInferenceEnv, 'view'>): Layout {
+export function layout(env: Pick<AsyncInferenceEnv, 'view'>): Layout {
   const view = env.view();
   return { view, M: view.models.length, W: view.microBatches.length > 1 ? 3 : 2 };
 }
@@ -52,7 +52,7 @@ function obsOf(observations: Record<string, unknown>, name: string): Float32Arra
 }
 
 /** Index of the smallest level releasing ≥ n requests (the largest level when none does). */
-function levelCovering(view: EnvView, n: number): number {
+export function levelCovering(view: EnvView, n: number): number {
   let best = -1;
   view.levels.forEach((c, i) => {
     if (c >= n && (best < 0 || c < view.levels[best])) best = i;
@@ -62,7 +62,7 @@ function levelCovering(view: EnvView, n: number): number {
 }
 
 /** Index of the largest level releasing ≤ n requests (0 requests when none does). */
-function levelAtMost(view: EnvView, n: number): number {
+export function levelAtMost(view: EnvView, n: number): number {
   let best = -1;
   view.levels.forEach((c, i) => {
     if (c <= n && (best < 0 || c > view.levels[best])) best = i;
@@ -71,13 +71,13 @@ function levelAtMost(view: EnvView, n: number): number {
 }
 
 /** The level that releases n requests, or the nearest below (else the smallest above, so n > 0 never releases 0). */
-function releaseLevel(view: EnvView, n: number): number {
+export function releaseLevel(view: EnvView, n: number): number {
   const below = levelAtMost(view, n);
   return view.levels[below] > 0 || n <= 0 ? below : levelCovering(view, n);
 }
 
 /** Index of the largest batch size ≤ n (the smallest when none is). */
-function batchAtMost(view: EnvView, n: number): number {
+export function batchAtMost(view: EnvView, n: number): number {
   let best = -1;
   view.batchSizes.forEach((b, i) => {
     if (b <= n && (best < 0 || b > view.batchSizes[best])) best = i;
@@ -94,7 +94,7 @@ export function scheduleIndex(view: EnvView, m: number, choice: string | number)
   return idx;
 }
 
-function actions(L: Layout, level: number[], sched: number[], batch: number[]): Record<string, Int32Array> {
+export function actions(L: Layout, level: number[], sched: number[], batch: number[]): Record<string, Int32Array> {
   const s = new Int32Array(L.M * L.W);
   for (let m = 0; m < L.M; m++) {
     s[m * L.W] = sched[m];

@@ -10,6 +10,8 @@
  *  - diurnal:  a non-homogeneous Poisson process with λ(t) = mean · (1 + amplitude · sin(2π t /
  *              period + phase)), drawn by thinning (Lewis & Shedler 1979) under λ_max = mean(1+amp).
  *  - trace:    replays rows (time_s, model, batch) of a CSV file; `batch` requests arrive at time_s.
+ *  - piecewise: Poisson with a rate constant per segment (flash crowds, popularity shifts, ramps).
+ *  - replay:   a real request log (e.g. the Azure LLM traces) rescaled to a target mean rate.
  *
  * Everything random comes from the RNG handed to `reset`, so a seed fixes the whole sequence.
  */
@@ -19,8 +21,11 @@ import type { Rng } from './spaces.js';
 
 export interface ArrivalProcess {
   readonly kind: string;
-  /** Restart at t = 0 drawing from `rng`. */
-  reset(rng: Rng): void;
+  /**
+   * Restart at t = 0 drawing from `rng`. `episodeSeed` is the env's reset seed, the same for every
+   * model of a workload (a replay picks its starting point from it).
+   */
+  reset(rng: Rng, episodeSeed?: string | number): void;
   /** Advances to the next arrival event: its time in seconds, or +Infinity when none is left. */
   next(): number;
   /** Requests arriving at the event `next()` last returned. */
@@ -225,5 +230,166 @@ export class TraceArrivals implements ArrivalProcess {
     let total = 0;
     for (const b of this.batches) total += b;
     return this.span > 0 ? total / this.span : 0;
+  }
+}
+
+/**
+ * A Poisson process whose rate is constant within each segment: `segments[i]` lasts `durationS`
+ * at `rate` req/s; after the last segment the last rate holds (or the schedule repeats with
+ * `loop`). Exact, not thinned: an exponential draw that crosses a boundary restarts there (the
+ * process is memoryless). Flash crowds, popularity shifts and ramps are segment lists.
+ */
+export class PiecewiseArrivals implements ArrivalProcess {
+  readonly kind = 'piecewise';
+  count = 1;
+  private t = 0;
+  private rng: Rng = notReset;
+  private readonly ends: Float64Array;
+  private readonly period: number;
+
+  constructor(
+    readonly segments: readonly { durationS: number; rate: number }[],
+    readonly loop = false,
+  ) {
+    if (!segments.length) throw new EnvError('piecewise arrivals need at least one segment');
+    let end = 0;
+    this.ends = Float64Array.from(segments, (s) => (end += s.durationS));
+    this.period = end;
+  }
+
+  /** The segment index at time t (after the schedule: the last one, or wrapped when looping). */
+  private segmentAt(t: number): { i: number; end: number } {
+    const lap = this.loop && this.period > 0 ? Math.floor(t / this.period) : 0;
+    const local = t - lap * this.period;
+    for (let i = 0; i < this.ends.length; i++) if (local < this.ends[i]) return { i, end: lap * this.period + this.ends[i] };
+    return this.loop ? { i: 0, end: (lap + 1) * this.period + this.ends[0] } : { i: this.ends.length - 1, end: Number.POSITIVE_INFINITY };
+  }
+
+  rateAt(t: number): number {
+    return this.segments[this.segmentAt(t).i].rate;
+  }
+
+  reset(rng: Rng): void {
+    this.rng = rng;
+    this.t = 0;
+  }
+
+  next(): number {
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      const { i, end } = this.segmentAt(this.t);
+      const dt = exp(this.rng, this.segments[i].rate);
+      if (this.t + dt < end) return (this.t += dt);
+      if (end === Number.POSITIVE_INFINITY) return (this.t = Number.POSITIVE_INFINITY);
+      this.t = end;
+    }
+    return (this.t = Number.POSITIVE_INFINITY);
+  }
+
+  meanRate(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.durationS * s.rate;
+    return this.period > 0 ? n / this.period : this.segments[0].rate;
+  }
+}
+
+/**
+ * Arrival times (seconds from the first request) of a real request log with a `TIMESTAMP` column
+ * (`YYYY-MM-DD HH:MM:SS[.fffffff]`, as in the Azure LLM inference traces); other columns are
+ * ignored. Errors name the file and line.
+ */
+export function parseTimestampLog(text: string, where = 'request log'): Float64Array {
+  const lines = text.split(/\r?\n/);
+  const header = (lines[0] ?? '').split(',').map((c) => c.trim());
+  const col = header.indexOf('TIMESTAMP');
+  if (col < 0) throw new EnvError(`the header must have a TIMESTAMP column, got '${lines[0] ?? ''}'`, `${where}:1`);
+  const times: number[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    const cell = line.split(',')[col]?.trim() ?? '';
+    const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(cell);
+    if (!m) throw new EnvError(`TIMESTAMP must look like 2023-11-16 18:17:03.97996, got '${cell}'`, `${where}:${i + 1}`);
+    const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+    if (!Number.isFinite(ms)) throw new EnvError(`TIMESTAMP '${cell}' is not a valid date`, `${where}:${i + 1}`);
+    times.push(ms / 1000 + (m[7] ? Number(m[7]) : 0));
+  }
+  if (times.length < 2) throw new EnvError(`needs at least two requests, got ${times.length}`, where);
+  times.sort((a, b) => a - b);
+  const t0 = times[0];
+  return Float64Array.from(times, (t) => t - t0);
+}
+
+/** FNV-1a of a string → [0, 1): a seeded choice that every model of a workload makes alike. */
+function unitHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h / 2 ** 32;
+}
+
+/**
+ * Replays a real request log rescaled in time, for one model of a workload. The log's timestamps
+ * are compressed or stretched so that its mean rate becomes `rate / keep`; each request then goes
+ * to this model with probability `keep`, an independent seeded draw per model (so the models of a
+ * workload see one burst pattern, split by their shares). Each episode starts at a point of the log
+ * chosen from the episode seed (the same for every model of the workload) and wraps around at its
+ * end, so evaluation episodes see different stretches of the same real process.
+ */
+export class ReplayArrivals implements ArrivalProcess {
+  readonly kind = 'replay';
+  count = 1;
+  private rng: Rng = notReset;
+  private i = 0;
+  private lap = 0;
+  private start = 0;
+  private readonly scaled: Float64Array;
+  private readonly span: number;
+
+  constructor(
+    times: Float64Array,
+    readonly rate: number,
+    readonly keep = 1,
+    readonly label = 'replay',
+  ) {
+    const n = times.length;
+    const logSpan = times[n - 1] + times[n - 1] / (n - 1);
+    // The log's mean rate n / logSpan becomes rate / keep.
+    const factor = rate > 0 ? n / logSpan / (rate / keep) : 1;
+    this.scaled = Float64Array.from(times, (t) => t * factor);
+    this.span = logSpan * factor;
+  }
+
+  reset(rng: Rng, episodeSeed: string | number = 0): void {
+    this.rng = rng;
+    this.lap = 0;
+    // The same start for every model of the workload: a hash of the episode seed and the log.
+    const at = unitHash(`${episodeSeed}:${this.label}`) * this.span;
+    let lo = 0;
+    let hi = this.scaled.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.scaled[mid] < at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.i = lo;
+    this.start = at;
+  }
+
+  next(): number {
+    if (!(this.rate > 0)) return Number.POSITIVE_INFINITY;
+    for (;;) {
+      if (this.i >= this.scaled.length) {
+        this.i = 0;
+        this.lap++;
+      }
+      const t = this.lap * this.span + this.scaled[this.i++] - this.start;
+      if (this.keep >= 1 || this.rng() < this.keep) return t;
+    }
+  }
+
+  meanRate(): number {
+    return this.rate;
   }
 }

@@ -74,6 +74,14 @@ export interface EnvView {
   microBatches: readonly number[];
   queueLength(model: number): number;
   inFlight(model: number): number;
+  /** Env time now, ms. */
+  now(): number;
+  /** Arrival time (ms) of the oldest queued request of a model; NaN when its queue is empty. */
+  headArrivalMs(model: number): number;
+  /** Requests of a model that arrived since reset (dropped ones included): rate estimators difference it. */
+  arrivedTotal(model: number): number;
+  /** Latency of one launch alone on an idle device, ms (the profiled cost a deadline-aware policy plans with). */
+  aloneMs(model: number, schedule: number, batch: number): number;
 }
 
 export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> {
@@ -102,7 +110,8 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   private readonly nextCount: Int32Array;
   private readonly exhausted: Uint8Array;
   private readonly meanRate: Float64Array;
-  private readonly launches = new Map<number, { model: number; arrivals: Float64Array }>();
+  private readonly arrivedTotal: Float64Array;
+  private readonly launches = new Map<number, { model: number; arrivals: Float64Array; submitMs: number }>();
   private nextLaunchId = 0;
   private seedBase = 0;
   private episode = 0;
@@ -160,6 +169,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.nextCount = new Int32Array(M);
     this.exhausted = new Uint8Array(M);
     this.meanRate = Float64Array.from(this.arrivals, (a) => a.meanRate() || 1);
+    this.arrivedTotal = new Float64Array(M);
     this.c = new EpisodeCounters(M, EWMA);
     this.lastLevel = new Int32Array(M);
     this.lastSchedule = new Int32Array(M);
@@ -237,6 +247,10 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       microBatches: this.microBatches,
       queueLength: (m) => this.queues[m].length,
       inFlight: (m) => this.executor.inFlight(m),
+      now: () => this.executor.now(),
+      headArrivalMs: (m) => this.queues[m].peek(),
+      arrivedTotal: (m) => this.arrivedTotal[m],
+      aloneMs: (m, sched, batch) => this.executor.aloneMs(m, sched, batch, 1),
     };
   }
 
@@ -257,12 +271,13 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.steps = 0;
     this.lastDtMs = 0;
     this.c.reset();
+    this.arrivedTotal.fill(0);
     for (const a of [this.lastLevel, this.lastSchedule, this.lastBatch, this.lastMicro]) a.fill(0);
     this.busyPrev.fill(0);
     this.stepBusy.fill(0);
     this.arrivals.forEach((p, m) => {
       this.queues[m].clear();
-      p.reset(makeRng(`${seed}:arrivals:${m}`));
+      p.reset(makeRng(`${seed}:arrivals:${m}`), seed);
       this.drawNext(m);
     });
     this.ingest(0);
@@ -287,6 +302,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
         const at = this.nextArrival[m];
         for (let c = this.nextCount[m]; c > 0; c--) {
           this.c.arrival(m, q.push(at));
+          this.arrivedTotal[m]++;
         }
         this.drawNext(m);
       }
@@ -320,7 +336,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
         const arrivals = new Float64Array(size);
         for (let j = 0; j < size; j++) arrivals[j] = q.shift();
         const launch: Launch = { id: this.nextLaunchId++, model: m, schedule: sched, batch: size, micro };
-        this.launches.set(launch.id, { model: m, arrivals });
+        this.launches.set(launch.id, { model: m, arrivals, submitMs: this.executor.now() });
         this.executor.submit(launch);
         n -= size;
       }
@@ -331,7 +347,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     const l = this.launches.get(id);
     if (!l) throw new EnvError(`executor reported unknown launch ${id}`);
     this.launches.delete(id);
-    this.c.launchDone(l.model, l.arrivals, finishMs, this.models[l.model].sloMs);
+    this.c.launchDone(l.model, l.arrivals, l.submitMs, finishMs, this.models[l.model].sloMs);
   };
 
   /** The end of this step's epoch: the next boundary, or (skipIdle) the boundary after the next arrival. */
@@ -452,6 +468,14 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       out[k++] = this.lastMicro[m] / U;
     }
     return out;
+  }
+
+  /**
+   * Starts the measurement window now: metrics() counts requests and latencies from here on (a
+   * warm-up before it is excluded); the episode itself goes on unchanged.
+   */
+  startMeasurement(): void {
+    this.c.clearWindow(this.executor.now());
   }
 
   /** Episode metrics now (what every info's `metrics` holds). */

@@ -59,12 +59,25 @@ export class LatencyHistogram {
 
 export interface ModelMetrics {
   name: string;
-  /** Requests completed per second of env time, whole episode. */
+  /** Requests completed per second of env time, over the measurement window. */
   throughput: number;
+  /** Requests completed within their SLO per second (Triton's "goodput"). */
+  goodput: number;
+  p50Ms: number;
+  p90Ms: number;
   p95Ms: number;
+  p99Ms: number;
+  /** 1 − violations ÷ (completed + dropped): the fraction of judged requests that met the SLO. */
   sloAttainment: number;
+  /** Completions within the SLO ÷ arrivals in the window (requests still waiting count as misses). */
+  attainment: number;
+  /** Mean time from arrival to launch (in the env's queue), ms. */
+  meanQueueMs: number;
+  /** Mean time from launch to completion (on the device, batching included), ms. */
+  meanComputeMs: number;
   queue: number;
   inFlight: number;
+  arrived: number;
   completed: number;
   dropped: number;
 }
@@ -72,6 +85,15 @@ export interface ModelMetrics {
 export interface EnvMetrics {
   /** Env time since reset, ms. */
   timeMs: number;
+  /** Env time the measurement window began (0, or the end of a warm-up), ms. */
+  windowStartMs: number;
+  /** Requests completed within their SLO per second, over the window. */
+  goodput: number;
+  /** Completions within the SLO ÷ arrivals, over the window. */
+  attainment: number;
+  p90Ms: number;
+  meanQueueMs: number;
+  meanComputeMs: number;
   /** Requests completed per second, whole episode. */
   throughput: number;
   /** Requests completed per second during the last step. */
@@ -124,6 +146,12 @@ export class EpisodeCounters {
   readonly stepViolations: Float64Array;
   /** Per-model latency EWMA, ms (weight `ewma` on each completed launch's mean). */
   readonly latEwma: Float64Array;
+  /** Completions within the SLO, and queue / compute ms summed over completed requests. */
+  readonly good: Float64Array;
+  readonly queueMs: Float64Array;
+  readonly computeMs: Float64Array;
+  /** Where the measurement window began (counters count from there). */
+  windowStartMs = 0;
 
   constructor(
     readonly models: number,
@@ -138,13 +166,28 @@ export class EpisodeCounters {
     this.stepDropped = new Float64Array(models);
     this.stepViolations = new Float64Array(models);
     this.latEwma = new Float64Array(models);
+    this.good = new Float64Array(models);
+    this.queueMs = new Float64Array(models);
+    this.computeMs = new Float64Array(models);
   }
 
   reset(): void {
+    this.clearWindow(0);
+    this.latEwma.fill(0);
+    this.beginStep();
+  }
+
+  /**
+   * Starts the measurement window at `nowMs` (the end of a warm-up): request counters and latency
+   * histograms start over; the env's state (queues, launches in flight, the latency EWMA the
+   * observations use) is untouched. Requests that arrived before and finish after count as
+   * completions of the window.
+   */
+  clearWindow(nowMs: number): void {
+    this.windowStartMs = nowMs;
     this.hist.clear();
     for (const h of this.modelHist) h.clear();
-    for (const a of [this.arrived, this.completed, this.dropped, this.violations, this.latEwma]) a.fill(0);
-    this.beginStep();
+    for (const a of [this.arrived, this.completed, this.dropped, this.violations, this.good, this.queueMs, this.computeMs]) a.fill(0);
   }
 
   beginStep(): void {
@@ -164,19 +207,21 @@ export class EpisodeCounters {
     }
   }
 
-  /** A launch of model m finished at `finishMs`; its requests arrived at `arrivals`. */
-  launchDone(m: number, arrivals: Float64Array, finishMs: number, sloMs: number): void {
+  /** A launch of model m, submitted at `submitMs`, finished at `finishMs`; its requests arrived at `arrivals`. */
+  launchDone(m: number, arrivals: Float64Array, submitMs: number, finishMs: number, sloMs: number): void {
     let sum = 0;
     for (let j = 0; j < arrivals.length; j++) {
       const lat = finishMs - arrivals[j];
       sum += lat;
       this.hist.add(lat);
       this.modelHist[m].add(lat);
+      this.queueMs[m] += submitMs - arrivals[j];
       if (lat > sloMs) {
         this.violations[m]++;
         this.stepViolations[m]++;
-      }
+      } else this.good[m]++;
     }
+    this.computeMs[m] += (finishMs - submitMs) * arrivals.length;
     this.completed[m] += arrivals.length;
     this.stepCompleted[m] += arrivals.length;
     const mean = sum / arrivals.length;
@@ -194,11 +239,14 @@ export class EpisodeCounters {
   }
 
   metrics(c: MetricsContext): EnvMetrics {
-    const sec = c.nowMs / 1000;
+    const sec = (c.nowMs - this.windowStartMs) / 1000;
     let arrived = 0;
     let completed = 0;
     let dropped = 0;
     let violations = 0;
+    let good = 0;
+    let queueMs = 0;
+    let computeMs = 0;
     let stepCompleted = 0;
     let backlog = 0;
     const models: ModelMetrics[] = c.names.map((name, i) => {
@@ -206,16 +254,28 @@ export class EpisodeCounters {
       completed += this.completed[i];
       dropped += this.dropped[i];
       violations += this.violations[i];
+      good += this.good[i];
+      queueMs += this.queueMs[i];
+      computeMs += this.computeMs[i];
       stepCompleted += this.stepCompleted[i];
       backlog += c.queueLength(i);
       const judged = this.completed[i] + this.dropped[i];
+      const h = this.modelHist[i];
       return {
         name,
         throughput: sec > 0 ? this.completed[i] / sec : 0,
-        p95Ms: this.modelHist[i].quantile(0.95),
+        goodput: sec > 0 ? this.good[i] / sec : 0,
+        p50Ms: h.quantile(0.5),
+        p90Ms: h.quantile(0.9),
+        p95Ms: h.quantile(0.95),
+        p99Ms: h.quantile(0.99),
         sloAttainment: judged ? 1 - this.violations[i] / judged : 1,
+        attainment: this.arrived[i] ? Math.min(1, this.good[i] / this.arrived[i]) : 1,
+        meanQueueMs: this.completed[i] ? this.queueMs[i] / this.completed[i] : 0,
+        meanComputeMs: this.completed[i] ? this.computeMs[i] / this.completed[i] : 0,
         queue: c.queueLength(i),
         inFlight: c.inFlight(i),
+        arrived: this.arrived[i],
         completed: this.completed[i],
         dropped: this.dropped[i],
       };
@@ -225,6 +285,12 @@ export class EpisodeCounters {
     const judged = completed + dropped;
     return {
       timeMs: c.nowMs,
+      windowStartMs: this.windowStartMs,
+      goodput: sec > 0 ? good / sec : 0,
+      attainment: arrived ? Math.min(1, good / arrived) : 1,
+      p90Ms: this.hist.quantile(0.9),
+      meanQueueMs: completed ? queueMs / completed : 0,
+      meanComputeMs: completed ? computeMs / completed : 0,
       throughput: sec > 0 ? completed / sec : 0,
       stepThroughput: c.lastDtMs > 0 ? stepCompleted / (c.lastDtMs / 1000) : 0,
       p50Ms: this.hist.quantile(0.5),
@@ -233,6 +299,7 @@ export class EpisodeCounters {
       meanLatencyMs: this.hist.mean(),
       backlog,
       inSystem: c.inSystem,
+      // Stream busy time is cumulative since reset: utilisation stays a whole-episode figure.
       utilisation: c.nowMs > 0 ? busy / (c.nowMs * c.streamBusyMs.length) : 0,
       sloAttainment: judged ? 1 - violations / judged : 1,
       arrived,

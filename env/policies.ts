@@ -14,13 +14,14 @@
 import type { AsyncInferenceActions, AsyncInferenceEnv, EnvView } from './async-inference-env.js';
 import { LAUNCHER, SCHEDULER } from './async-inference-env.js';
 import { EnvError } from './core.js';
+import type { Policy } from './policy.js';
 import { makeRng, type Rng } from './spaces.js';
 
-export interface EnvPolicy {
-  readonly name: string;
+/** A Policy (env/policy.ts) of the AsyncInference env that needs no observation. */
+export interface EnvPolicy extends Policy {
   /** Restarts any internal randomness. */
   reset(seed?: number): void;
-  act(): AsyncInferenceActions;
+  act(observations?: Record<string, unknown>): AsyncInferenceActions;
 }
 
 export type ScheduleChoice = number | string;

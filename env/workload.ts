@@ -14,6 +14,10 @@
  *       arrival: { kind: diurnal, mean: 100, amplitude: 0.8, periodS: 60 }
  *     - name: bert
  *       arrival: { kind: trace, path: trace.csv, loop: true }   # rows time_s,model,batch
+ *     - name: inception_v3
+ *       arrival: { kind: piecewise, segments: [{ durationS: 20, rate: 100 }, { durationS: 5, rate: 200 }] }
+ *     - name: resnet50
+ *       arrival: { kind: replay, path: azure/code.csv, rate: 80, keep: 0.4 }  # a real log, rescaled
  *
  * Relative paths (`source`, trace `path`) resolve against the workload file's directory.
  */
@@ -22,7 +26,18 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { readTextBounded } from '../graphs/limits.js';
-import { type ArrivalProcess, DiurnalArrivals, loadTraceCsv, MmppArrivals, PoissonArrivals, TraceArrivals, type TraceRow } from './arrivals.js';
+import {
+  type ArrivalProcess,
+  DiurnalArrivals,
+  loadTraceCsv,
+  MmppArrivals,
+  PiecewiseArrivals,
+  PoissonArrivals,
+  parseTimestampLog,
+  ReplayArrivals,
+  TraceArrivals,
+  type TraceRow,
+} from './arrivals.js';
 import { EnvError } from './core.js';
 
 // Bounded so a typo (rate: 1e12) is an error naming the field, not an arrival stream that never ends.
@@ -44,6 +59,27 @@ export const ArrivalSchema = z.discriminatedUnion('kind', [
       amplitude: z.number().min(0).max(1),
       periodS: z.number().positive().finite().max(1e7),
       phase: z.number().finite().min(-1e7).max(1e7).default(0),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('piecewise'),
+      segments: z
+        .array(z.object({ durationS: z.number().positive().finite().max(1e7), rate }).strict())
+        .min(1)
+        .max(1000),
+      loop: z.boolean().default(false),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('replay'),
+      /** A request log with a TIMESTAMP column (e.g. ../shared/traces/azure-llm-2023/code.csv). */
+      path: z.string().min(1),
+      /** Mean requests/s this model receives. */
+      rate,
+      /** Probability that a request of the log goes to this model (its share of the mix). */
+      keep: z.number().gt(0).max(1).default(1),
     })
     .strict(),
   z
@@ -140,6 +176,17 @@ export function modelSource(workload: Workload, m: WorkloadModel): string {
  * One arrival process per model, in workload order. Trace files are read once; a row naming a
  * model the workload lacks is an error naming the file and line.
  */
+/** Request logs by path, parsed once per process (they are read-only and a few hundred kB). */
+const requestLogs = new Map<string, Float64Array>();
+function loadRequestLog(path: string): Float64Array {
+  let t = requestLogs.get(path);
+  if (!t) {
+    t = parseTimestampLog(readTextBounded(path, 'request log'), path);
+    requestLogs.set(path, t);
+  }
+  return t;
+}
+
 export function makeArrivals(workload: Workload): ArrivalProcess[] {
   const traces = new Map<string, TraceRow[]>();
   const names = new Set(workload.models.map((m) => m.name));
@@ -152,6 +199,12 @@ export function makeArrivals(workload: Workload): ArrivalProcess[] {
         return new MmppArrivals(a.rates, a.switching);
       case 'diurnal':
         return new DiurnalArrivals(a.mean, a.amplitude, a.periodS, a.phase);
+      case 'piecewise':
+        return new PiecewiseArrivals(a.segments, a.loop);
+      case 'replay': {
+        const path = resolvePath(workload, a.path);
+        return new ReplayArrivals(loadRequestLog(path), a.rate, a.keep, path);
+      }
       case 'trace': {
         const path = resolvePath(workload, a.path);
         let rows = traces.get(path);

@@ -7,9 +7,16 @@
  *  - NormalizeObservation:    per agent, (x − running mean) / sqrt(running var + ε), clipped to
  *                             ±clip; the running moments update on every observation unless
  *                             `frozen` (evaluation). The observation space becomes Box(−clip, clip).
+ *  - MixtureEnv:              domain randomisation: one of several AsyncInference envs (other
+ *                             workloads or rates, same spaces) per episode, drawn from the seed.
+ *  - FrozenAgentEnv:          one agent learns while the other is frozen to a fixed policy.
  */
+
+import seedrandom from 'seedrandom';
+import type { AsyncInferenceEnv } from './async-inference-env.js';
 import type { AgentID, EnvMetadata, ParallelEnv, ResetOptions, ResetResult, StepResult } from './core.js';
 import { EnvError } from './core.js';
+import type { Policy } from './policy.js';
 import { Box, type Space } from './spaces.js';
 
 export abstract class ParallelWrapper<O, A, IO = O> implements ParallelEnv<O, A> {
@@ -230,5 +237,135 @@ export class NormalizeObservation<A> extends ParallelWrapper<Float32Array, A> {
     const out: Record<AgentID, { mean: number[]; var: number[]; count: number }> = {};
     for (const [a, s] of Object.entries(this.stats)) out[a] = { mean: [...s.mean], var: [...s.var], count: s.count };
     return out;
+  }
+}
+
+/**
+ * Domain randomisation over workloads or rates: several AsyncInference envs (same models and
+ * options, hence identical spaces; their workloads or arrival rates differ) behind one ParallelEnv.
+ * Each reset draws which env runs the episode from the reset seed, so training visits them all and
+ * a run is reproducible. `current` is the env of the running episode.
+ */
+export class MixtureEnv implements ParallelEnv<Float32Array, Int32Array> {
+  readonly metadata: EnvMetadata;
+  readonly possibleAgents: readonly AgentID[];
+  readonly stateSpace: Box;
+  current: AsyncInferenceEnv;
+
+  constructor(
+    readonly envs: AsyncInferenceEnv[],
+    name = 'topsched/AsyncInference-mixture',
+  ) {
+    if (!envs.length) throw new Error('mixture env: needs at least one env');
+    this.metadata = { name, semiMdp: true };
+    this.current = envs[0];
+    this.possibleAgents = envs[0].possibleAgents;
+    this.stateSpace = envs[0].stateSpace;
+    envs.forEach((e, i) => {
+      if (e.stateSpace.size !== this.stateSpace.size || e.possibleAgents.join() !== this.possibleAgents.join())
+        throw new Error(`mixture env: env ${i} (${e.workload.name}) has other agents or state size than env 0`);
+    });
+  }
+
+  get agents(): readonly AgentID[] {
+    return this.current.agents;
+  }
+
+  reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
+    // Alea, as agents/rng.ts: the draw of each seed is the one earlier results were made with.
+    const pick = opts.seed === undefined ? 0 : Math.floor(seedrandom.alea(`rate-mixture/${opts.seed}`)() * this.envs.length);
+    this.current = this.envs[pick];
+    return this.current.reset(opts);
+  }
+
+  step(actions: Record<AgentID, Int32Array>): StepResult<Float32Array> {
+    return this.current.step(actions);
+  }
+
+  observationSpace(agent: AgentID): Space<Float32Array> {
+    return this.current.observationSpace(agent);
+  }
+
+  actionSpace(agent: AgentID): Space<Int32Array> {
+    return this.current.actionSpace(agent);
+  }
+
+  state(): Float32Array {
+    return this.current.state();
+  }
+
+  close(): void {
+    for (const e of this.envs) e.close();
+  }
+}
+
+/**
+ * The env as one agent sees it when the other is frozen: only `learned` acts; the frozen agent's
+ * action comes from `fixed` (a joint policy of which only the frozen part is used) on the same
+ * observations. `state()` is the inner env's, so the learned agent's critic still sees everything.
+ */
+export class FrozenAgentEnv implements ParallelEnv<Float32Array, Int32Array> {
+  readonly metadata: ParallelEnv['metadata'];
+  readonly possibleAgents: readonly AgentID[];
+  readonly stateSpace: Box;
+  private readonly frozen: AgentID;
+  private lastObs: Record<AgentID, Float32Array> = {};
+
+  constructor(
+    readonly inner: ParallelEnv<Float32Array, Int32Array>,
+    readonly learned: AgentID,
+    readonly fixed: Policy,
+  ) {
+    if (!inner.possibleAgents.includes(learned))
+      throw new EnvError(`unknown agent (agents: ${inner.possibleAgents.join(', ')})`, `frozen-agent env: learned '${learned}'`);
+    if (inner.possibleAgents.length !== 2) throw new Error(`frozen-agent env: expects two agents, got ${inner.possibleAgents.join(', ')}`);
+    this.frozen = inner.possibleAgents.find((a) => a !== learned) as AgentID;
+    this.metadata = { ...inner.metadata, name: `${inner.metadata.name}/frozen-${this.frozen}` };
+    this.possibleAgents = [learned];
+    this.stateSpace = inner.stateSpace;
+  }
+
+  get agents(): readonly AgentID[] {
+    return this.inner.agents.length ? [this.learned] : [];
+  }
+
+  private only<T>(r: Record<AgentID, T>): Record<AgentID, T> {
+    return { [this.learned]: r[this.learned] };
+  }
+
+  reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
+    const r = this.inner.reset(opts);
+    this.fixed.reset?.();
+    this.lastObs = r.observations;
+    return { observations: this.only(r.observations), infos: this.only(r.infos) };
+  }
+
+  step(actions: Record<AgentID, Int32Array>): StepResult<Float32Array> {
+    const frozenAction = this.fixed.act(this.lastObs)[this.frozen] as Int32Array;
+    const r = this.inner.step({ [this.learned]: actions[this.learned], [this.frozen]: frozenAction });
+    this.lastObs = r.observations;
+    return {
+      observations: this.only(r.observations),
+      rewards: this.only(r.rewards),
+      terminations: this.only(r.terminations),
+      truncations: this.only(r.truncations),
+      infos: this.only(r.infos),
+    };
+  }
+
+  observationSpace(agent: AgentID): Space<Float32Array> {
+    return this.inner.observationSpace(agent);
+  }
+
+  actionSpace(agent: AgentID): Space<Int32Array> {
+    return this.inner.actionSpace(agent);
+  }
+
+  state(): Float32Array {
+    return this.inner.state();
+  }
+
+  close(): void {
+    this.inner.close();
   }
 }

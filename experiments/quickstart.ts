@@ -24,12 +24,12 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../agents/backend.js';
 import { type MaddpgConfig, MaddpgTrainer } from '../agents/maddpg.js';
 import type { Policy } from '../agents/policy.js';
-import { fromEnvPolicy } from '../agents/policy.js';
 import { ProgressBar } from '../agents/progress.js';
 import { type AsyncInferenceActions, AsyncInferenceEnv, LAUNCHER } from '../env/async-inference-env.js';
 import type { EnvMetrics } from '../env/metrics.js';
 import type { AsyncInferenceOptions } from '../env/options.js';
 import { fixedFrequencyPolicy, greedyReleasePolicy, oneAtATimePolicy } from '../env/policies.js';
+import { renamed } from '../env/policy.js';
 import { simVsNative } from '../env/validate.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { table } from './format.js';
@@ -182,7 +182,7 @@ function baseline(name: QuickBaseline, env: AsyncInferenceEnv, perEpoch: number[
     name === 'fixed-frequency'
       ? `fixed-frequency (${perEpoch.map((x) => view.levels.find((l) => l >= x) ?? Math.max(...view.levels)).join('/')} per epoch)`
       : name;
-  return fromEnvPolicy(p, label);
+  return renamed(p, label);
 }
 
 function row(policy: string, executor: 'native' | 'sim', r: Awaited<ReturnType<typeof evaluate>>): PolicyRow {

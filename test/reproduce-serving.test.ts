@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../env/async-inference-env.js';
 import { std } from '../env/stats.js';
+import { FrozenAgentEnv, MixtureEnv } from '../env/wrappers.js';
 import { ablations } from '../experiments/reproduce/ablations.js';
 import { multiModelServing } from '../experiments/reproduce/multi-model-serving.js';
-import { FrozenAgentEnv, RateMixtureEnv, servingEnvOptions, staticPolicy } from '../experiments/reproduce/serving-harness.js';
+import { servingEnvOptions, staticPolicy } from '../experiments/reproduce/serving-harness.js';
 
 const tiny = { episodeSteps: 40, episodes: 2, config: { learningStarts: 100, batchSize: 32, trainFreq: 4 } };
 
@@ -20,7 +21,7 @@ function plotsWritten(paths: string[]): void {
 describe('serving harness', () => {
   it('rate mixture picks envs by seed, reproducibly, and the frozen-agent env exposes one agent', () => {
     const envs = [200, 1400].map((r) => new AsyncInferenceEnv(servingEnvOptions(r, { maxSteps: 5 })));
-    const mix = new RateMixtureEnv(envs);
+    const mix = new MixtureEnv(envs, 'topsched/AsyncInference-rate-mixture');
     const picked = new Set<string>();
     for (let s = 0; s < 20; s++) {
       mix.reset({ seed: s });

@@ -44,7 +44,7 @@ export function deepMerge(base: unknown, over: unknown, path = ''): unknown {
 function absolutizeWorkload(w: RunConfig['env']['workload'], baseDir: string): void {
   for (const m of w.models) {
     if (m.source && /\.(onnx|json)$/i.test(m.source) && !isAbsolute(m.source)) m.source = resolve(baseDir, m.source);
-    if (m.arrival.kind === 'trace' && !isAbsolute(m.arrival.path)) m.arrival.path = resolve(baseDir, m.arrival.path);
+    if ((m.arrival.kind === 'trace' || m.arrival.kind === 'replay') && !isAbsolute(m.arrival.path)) m.arrival.path = resolve(baseDir, m.arrival.path);
   }
 }
 

@@ -3,7 +3,7 @@
  * learned launcher with the scheduler frozen to the best static choice, the learned scheduler with
  * a fixed-frequency launcher, and both learned — each trained with several seeds, evaluated on the
  * same episode seeds, reported as mean ± std over training seeds against the best static policy.
- * Freezing is done by serving-harness.ts's FrozenAgentEnv (agents/maddpg.ts is unchanged): the
+ * Freezing is done by env/wrappers.ts's FrozenAgentEnv (agents/maddpg.ts is unchanged): the
  * frozen agent's action comes from the static policy inside the env, and MADDPG sees one agent.
  * Writes docs/results/ablations.md and a plot; the verdict is computed from the numbers.
  */
@@ -17,6 +17,7 @@ import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../../env/async-inferenc
 import type { ParallelEnv } from '../../env/core.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { mean, std } from '../../env/stats.js';
+import { FrozenAgentEnv } from '../../env/wrappers.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
 import { barChart, plotMarkdown, writePlot } from '../plot.js';
@@ -25,7 +26,6 @@ import {
   bestStatic,
   evalSeeds,
   evaluateServing,
-  FrozenAgentEnv,
   type ServingRow,
   type StaticChoice,
   servingEnvOptions,
@@ -218,7 +218,7 @@ export async function ablations(opts: AblationsOptions = {}): Promise<AblationsR
       `First the best static policy is found by grid search (every positive release level × candidate schedule × batch ≤ level, ${tuned.tried} choices, by mean reward on 2 tuning seeds).`,
       "Then MADDPG (agents/maddpg.ts) is trained in three ways: the launcher alone with the scheduler frozen to the static choice's schedule and batch;",
       'the scheduler alone with the launcher frozen to the static release level (fixed frequency); and both agents. Freezing happens in the env',
-      '(experiments/reproduce/serving-harness.ts FrozenAgentEnv): MADDPG sees one agent whose centralised critic still gets the full env state.',
+      '(env/wrappers.ts FrozenAgentEnv): MADDPG sees one agent whose centralised critic still gets the full env state.',
       `Each variant is trained with ${S} seeds (config seed 0..${S - 1}) and every trained policy is evaluated on the same ${K} episode seeds (0..${K - 1});`,
       'the table gives mean ± sample std over training seeds of the per-seed evaluation means. Reward: 0.1 × (completed − 0.1·Δbacklog), SLO weight 0',
       '(the "SLO-weighted" variant trains on the env\'s default reward with SLO weight 1, scaled 0.1, and is evaluated like the rest).',

@@ -12,9 +12,10 @@ import { initBackend } from '../../agents/backend.js';
 import { posPolicy, tritonPolicy } from '../../agents/baselines.js';
 import type { MaddpgConfig } from '../../agents/maddpg.js';
 import type { Policy } from '../../agents/policy.js';
-import { fromEnvPolicy } from '../../agents/policy.js';
 import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import { oneAtATimePolicy } from '../../env/policies.js';
+import { renamed } from '../../env/policy.js';
+import { MixtureEnv } from '../../env/wrappers.js';
 import { table } from '../format.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
 import { lineChart, plotMarkdown, writePlot } from '../plot.js';
@@ -23,7 +24,6 @@ import {
   bestStatic,
   evalSeeds,
   evaluateServing,
-  RateMixtureEnv,
   type ServingRow,
   servingEnvOptions,
   staticLabel,
@@ -43,7 +43,7 @@ export interface MultiModelServingOptions {
   /** MADDPG env steps (one run). Default 40,000. */
   trainSteps?: number;
   /**
-   * Rates TOP trains on: each training episode draws one (RateMixtureEnv). Default [1400], one
+   * Rates TOP trains on: each training episode draws one (env/wrappers.ts MixtureEnv). Default [1400], one
    * loaded rate (see TRAIN_RATES); pass `rates` to train on the whole sweep.
    */
   trainRates?: number[];
@@ -95,7 +95,7 @@ export async function multiModelServing(opts: MultiModelServingOptions = {}): Pr
     log(`fixed-frequency: best of ${tuned.tried} static choices over the rates: ${staticLabel(tuned.choice)}`);
 
     log(`TOP: training ${trainSteps} steps at [${trainRates}] req/s`);
-    const trained = trainMaddpg(new RateMixtureEnv(trainEnvs), cfg, trainSteps, log);
+    const trained = trainMaddpg(new MixtureEnv(trainEnvs, 'topsched/AsyncInference-rate-mixture'), cfg, trainSteps, log);
     const rows: ServingRow[] = [];
     let policies: string[] = [];
     try {
@@ -106,7 +106,7 @@ export async function multiModelServing(opts: MultiModelServingOptions = {}): Pr
           { ...tritonPolicy(env), name: 'Triton-like' },
           { ...posPolicy(env), name: 'POS-like' },
           staticPolicy(env, tuned.choice, 'fixed-frequency'),
-          fromEnvPolicy(oneAtATimePolicy(env), 'one-at-a-time'),
+          renamed(oneAtATimePolicy(env), 'one-at-a-time'),
         ];
         policies = ps.map((p) => p.name);
         for (const p of ps) {

@@ -9,13 +9,12 @@
 
 import { type MaddpgConfig, MaddpgTrainer } from '../../agents/maddpg.js';
 import type { Policy } from '../../agents/policy.js';
-import { fromEnvPolicy } from '../../agents/policy.js';
-import { deriveSeed, makeRng } from '../../agents/rng.js';
+import { deriveSeed } from '../../agents/rng.js';
 import { type AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
-import { type AgentID, EnvError, type ParallelEnv, type ResetOptions, type ResetResult, type StepResult } from '../../env/core.js';
+import type { AgentID, ParallelEnv } from '../../env/core.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { fixedFrequencyPolicy, levelIndex } from '../../env/policies.js';
-import type { Box, Space } from '../../env/spaces.js';
+import { renamed } from '../../env/policy.js';
 import { mean } from '../../env/stats.js';
 import { TWO_MODEL_ENV } from './maddpg-vs-fixed.js';
 
@@ -34,130 +33,6 @@ export function servingEnvOptions(totalRate: number, overrides: Partial<AsyncInf
     },
     ...overrides,
   };
-}
-
-/**
- * One env per arrival rate behind one ParallelEnv: each reset draws the rate from the reset seed,
- * so training episodes (seeded by the trainer) visit every rate and a run is reproducible. The
- * envs share models and options, hence identical spaces; only the arrival rate differs.
- */
-export class RateMixtureEnv implements ParallelEnv<Float32Array, Int32Array> {
-  readonly metadata = { name: 'topsched/AsyncInference-rate-mixture', semiMdp: true };
-  readonly possibleAgents: readonly AgentID[];
-  readonly stateSpace: Box;
-  private current: AsyncInferenceEnv;
-
-  constructor(readonly envs: AsyncInferenceEnv[]) {
-    if (!envs.length) throw new Error('rate mixture: needs at least one env');
-    this.current = envs[0];
-    this.possibleAgents = envs[0].possibleAgents;
-    this.stateSpace = envs[0].stateSpace;
-    envs.forEach((e, i) => {
-      if (e.stateSpace.size !== this.stateSpace.size || e.possibleAgents.join() !== this.possibleAgents.join())
-        throw new Error(`rate mixture: env ${i} (${e.workload.name}) has other agents or state size than env 0`);
-    });
-  }
-
-  get agents(): readonly AgentID[] {
-    return this.current.agents;
-  }
-
-  reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
-    const pick = opts.seed === undefined ? 0 : Math.floor(makeRng(`rate-mixture/${opts.seed}`)() * this.envs.length);
-    this.current = this.envs[pick];
-    return this.current.reset(opts);
-  }
-
-  step(actions: Record<AgentID, Int32Array>): StepResult<Float32Array> {
-    return this.current.step(actions);
-  }
-
-  observationSpace(agent: AgentID): Space<Float32Array> {
-    return this.current.observationSpace(agent);
-  }
-
-  actionSpace(agent: AgentID): Space<Int32Array> {
-    return this.current.actionSpace(agent);
-  }
-
-  state(): Float32Array {
-    return this.current.state();
-  }
-
-  close(): void {
-    for (const e of this.envs) e.close();
-  }
-}
-
-/**
- * The env as one agent sees it when the other is frozen: only `learned` acts; the frozen agent's
- * action comes from `fixed` (a joint policy of which only the frozen part is used) on the same
- * observations. `state()` is the inner env's, so the learned agent's critic still sees everything.
- */
-export class FrozenAgentEnv implements ParallelEnv<Float32Array, Int32Array> {
-  readonly metadata: ParallelEnv['metadata'];
-  readonly possibleAgents: readonly AgentID[];
-  readonly stateSpace: Box;
-  private readonly frozen: AgentID;
-  private lastObs: Record<AgentID, Float32Array> = {};
-
-  constructor(
-    readonly inner: ParallelEnv<Float32Array, Int32Array>,
-    readonly learned: AgentID,
-    readonly fixed: Policy,
-  ) {
-    if (!inner.possibleAgents.includes(learned))
-      throw new EnvError(`unknown agent (agents: ${inner.possibleAgents.join(', ')})`, `frozen-agent env: learned '${learned}'`);
-    if (inner.possibleAgents.length !== 2) throw new Error(`frozen-agent env: expects two agents, got ${inner.possibleAgents.join(', ')}`);
-    this.frozen = inner.possibleAgents.find((a) => a !== learned) as AgentID;
-    this.metadata = { ...inner.metadata, name: `${inner.metadata.name}/frozen-${this.frozen}` };
-    this.possibleAgents = [learned];
-    this.stateSpace = inner.stateSpace;
-  }
-
-  get agents(): readonly AgentID[] {
-    return this.inner.agents.length ? [this.learned] : [];
-  }
-
-  private only<T>(r: Record<AgentID, T>): Record<AgentID, T> {
-    return { [this.learned]: r[this.learned] };
-  }
-
-  reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
-    const r = this.inner.reset(opts);
-    this.fixed.reset?.();
-    this.lastObs = r.observations;
-    return { observations: this.only(r.observations), infos: this.only(r.infos) };
-  }
-
-  step(actions: Record<AgentID, Int32Array>): StepResult<Float32Array> {
-    const frozenAction = this.fixed.act(this.lastObs)[this.frozen] as Int32Array;
-    const r = this.inner.step({ [this.learned]: actions[this.learned], [this.frozen]: frozenAction });
-    this.lastObs = r.observations;
-    return {
-      observations: this.only(r.observations),
-      rewards: this.only(r.rewards),
-      terminations: this.only(r.terminations),
-      truncations: this.only(r.truncations),
-      infos: this.only(r.infos),
-    };
-  }
-
-  observationSpace(agent: AgentID): Space<Float32Array> {
-    return this.inner.observationSpace(agent);
-  }
-
-  actionSpace(agent: AgentID): Space<Int32Array> {
-    return this.inner.actionSpace(agent);
-  }
-
-  state(): Float32Array {
-    return this.inner.state();
-  }
-
-  close(): void {
-    this.inner.close();
-  }
 }
 
 /** A joint policy: `learnedAgent`'s action from `learned`, every other agent's from `fixed`. */
@@ -288,7 +163,7 @@ export function staticLabel(c: StaticChoice): string {
 
 /** The fixed-frequency baseline (env/policies.ts) for a static choice on `env`. */
 export function staticPolicy(env: AsyncInferenceEnv, c: StaticChoice, name = staticLabel(c)): Policy {
-  return fromEnvPolicy(fixedFrequencyPolicy(env, { level: levelIndex(env.view(), c.perEpoch), schedule: c.schedule, batch: c.batch }), name);
+  return renamed(fixedFrequencyPolicy(env, { level: levelIndex(env.view(), c.perEpoch), schedule: c.schedule, batch: c.batch }), name);
 }
 
 /**
