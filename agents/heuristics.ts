@@ -10,7 +10,8 @@
  *                   first when load changes).
  *  - deadline-aware (Clockwork-style): models are served earliest deadline first (the head request's
  *                   arrival + SLO); each launch takes the largest batch whose profiled latency fits
- *                   the head's remaining slack; launches are admitted while fewer than `maxInFlight`
+ *                   the head's remaining slack (the largest batch outright once the head cannot
+ *                   make its deadline any more); launches are admitted while fewer than `maxInFlight`
  *                   run, and the schedule follows concurrency (the most parallel candidate on an
  *                   idle device, sequential on a busy one).
  */
@@ -136,10 +137,13 @@ export function deadlineAwarePolicy(env: Pick<AsyncInferenceEnv, 'view'>, o: Dea
         const slack = deadline - now;
         const q = v.queueLength(m);
         // The largest batch (up to the queue) whose profiled latency fits the head's slack; 1 at least.
+        // When not even a single request can meet it, the head is lost: serve the backlog at the
+        // largest batch instead (EDF's domino effect under overload is what this avoids).
         let bi = batchAtMost(v, 1);
+        const lost = v.aloneMs(m, s, v.batchSizes[bi]) > slack;
         for (let i = 0; i < v.batchSizes.length; i++) {
           const b = v.batchSizes[i];
-          if (b <= Math.max(1, q) && b > v.batchSizes[bi] && v.aloneMs(m, s, b) <= slack) bi = i;
+          if (b <= Math.max(1, q) && b > v.batchSizes[bi] && (lost || v.aloneMs(m, s, b) <= slack)) bi = i;
         }
         const b = v.batchSizes[bi];
         // Release enough for as many launches as the admission cap leaves, at that batch.

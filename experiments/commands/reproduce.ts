@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ablations } from '../reproduce/ablations.js';
+import { adaptation } from '../reproduce/adaptation.js';
 import { executorResults } from '../reproduce/executor.js';
 import type { Experiment } from '../reproduce/experiment.js';
 import { gpgResults } from '../reproduce/gpg.js';
@@ -101,6 +102,15 @@ export const EXPERIMENTS: Experiment[] = [
     },
   },
   {
+    name: 'adaptation',
+    minutes: 45,
+    description:
+      'seven workloads (steady, bursty, diurnal, flash crowd, popularity shift, two held-out Azure replays) × two loads: MADDPG vs tuned baselines, 95 % intervals',
+    run: async (outDir, log, opts) => {
+      await adaptation({ out: join(outDir, 'adaptation.md'), scale: opts?.scale, log });
+    },
+  },
+  {
     name: 'parallel-modes',
     minutes: 0.5,
     description: 'MPInfer: streams / contexts / MPS and pinned vs pageable for 2–4 concurrent models (simulated V100), native 1 vs 2 streams',
@@ -151,6 +161,7 @@ export function registerReproduce(program: Command, experiments: Experiment[] = 
     .option('--only <names>', "with 'all': run only these experiments (comma-separated)")
     .option('--skip <names>', "with 'all': leave these experiments out (comma-separated)")
     .option('--quiet', 'print no progress (the plan and the summary still print)')
+    .option('--scale <name>', "a named scale of experiments that have one (adaptation: 'tiny'); default: the documented scale")
     .addHelpText(
       'after',
       `\nExperiments:\n${experiments.map((e) => `  ${e.name.padEnd(18)} ${String(e.minutes).padStart(3)} min  ${e.description}`).join('\n')}\n\n` +
@@ -158,10 +169,17 @@ export function registerReproduce(program: Command, experiments: Experiment[] = 
         'and exits 1 if any failed; every run rewrites <out-dir>/README.md, the index of all results.\n\n' +
         'Examples:\n  topsched reproduce partition-search\n  topsched reproduce all --out-dir /tmp/results\n  topsched reproduce all --skip maddpg-vs-fixed,sim-fidelity',
     )
-    .action(async (name: string, opts: { outDir: string; only?: string; skip?: string; quiet?: boolean }) => {
+    .action(async (name: string, opts: { outDir: string; only?: string; skip?: string; quiet?: boolean; scale?: string }) => {
       const log = opts.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
       const print = (line: string) => process.stdout.write(`${line}\n`);
-      const { outcomes, exitCode } = await reproduce(experiments, name, { outDir: opts.outDir, only: opts.only, skip: opts.skip, log, print });
+      const { outcomes, exitCode } = await reproduce(experiments, name, {
+        outDir: opts.outDir,
+        only: opts.only,
+        skip: opts.skip,
+        scale: opts.scale,
+        log,
+        print,
+      });
       if (exitCode) {
         const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.name);
         throw new Error(`${failed.length} of ${outcomes.length} experiments failed: ${failed.join(', ')}`);

@@ -7,5 +7,6 @@ export interface Experiment {
    * `reproduce all` can print its plan and budget before it starts.
    */
   minutes: number;
-  run(outDir: string, log: (line: string) => void): void | Promise<void>;
+  /** `opts.scale`: a named scale of the experiment (e.g. 'tiny'), where it has scales. */
+  run(outDir: string, log: (line: string) => void, opts?: { scale?: string }): void | Promise<void>;
 }

@@ -14,6 +14,8 @@ import type { Experiment } from './experiment.js';
 
 export interface ReproduceOptions {
   outDir: string;
+  /** A named scale for experiments that have scales (others ignore it). */
+  scale?: string;
   /** Comma-separated experiment names to run (only with `all`). */
   only?: string;
   /** Comma-separated experiment names to leave out (only with `all`). */
@@ -137,7 +139,7 @@ export async function reproduce(experiments: Experiment[], name: string, opts: R
     const cpu0 = process.cpuUsage();
     let error: string | undefined;
     try {
-      await e.run(opts.outDir, opts.log);
+      await e.run(opts.outDir, opts.log, { scale: opts.scale });
     } catch (err) {
       // Keep going: one broken experiment must not cost the results of the others.
       error = err instanceof Error ? err.message : String(err);

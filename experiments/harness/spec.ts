@@ -1,0 +1,100 @@
+/**
+ * An evaluation spec: workloads × loads × policies × seeds on one executor, declared in YAML and
+ * checked by zod (errors name the file and the field's path). experiments/specs/ holds one per
+ * experiment; `scales` holds named overrides (e.g. `tiny` for the tests), merged over the spec.
+ *
+ *   name: adaptation
+ *   executor: sim
+ *   env: { cost: roofline:v100, epochMs: 10, maxSteps: 3200, streams: 4 }
+ *   warmupS: 2
+ *   loads: [0.7, 0.9]                       # fractions of each workload's calibrated capacity
+ *   workloads:
+ *     - { file: ../workloads/adaptation/poisson-steady.yaml }
+ *     - { file: ../workloads/adaptation/azure-code.yaml, heldOut: true }   # never trained on
+ *   policies: [best-static, rate-adaptive, deadline-aware, triton, pos, one-at-a-time, maddpg]
+ *   seeds: { eval: { from: 1000, count: 10 }, tuning: { from: 2000, count: 2 }, train: [0, 1, 2, 3, 4] }
+ */
+import { dirname, resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { readTextBounded } from '../../graphs/limits.js';
+import { deepMerge } from '../config/load.js';
+import { checkNoForbiddenKeys } from '../config/overrides.js';
+import { AgentConfigSchema, ConfigError, formatIssues, MAX_SEED } from '../config/schema.js';
+
+export const BASELINE_POLICIES = ['best-static', 'rate-adaptive', 'deadline-aware', 'triton', 'pos', 'one-at-a-time', 'greedy-release'] as const;
+export const LEARNED_POLICIES = ['maddpg'] as const;
+export const POLICIES = [...BASELINE_POLICIES, ...LEARNED_POLICIES] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+const seedRange = z.object({ from: z.number().int().min(0).max(MAX_SEED), count: z.number().int().min(1).max(1000) }).strict();
+
+export const SpecSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only (it names result files)'),
+    executor: z.enum(['sim', 'native']).default('sim'),
+    /** AsyncInference options shared by every cell (the workload is the cell's). */
+    env: z.record(z.string(), z.unknown()).default({}),
+    warmupS: z.number().nonnegative().max(3600).default(2),
+    loads: z.array(z.number().positive().max(10)).min(1).max(20),
+    workloads: z
+      .array(z.object({ file: z.string().min(1), heldOut: z.boolean().default(false) }).strict())
+      .min(1)
+      .max(50),
+    policies: z.array(z.enum(POLICIES)).min(1),
+    seeds: z
+      .object({
+        eval: seedRange,
+        tuning: seedRange,
+        train: z.array(z.number().int().min(0).max(MAX_SEED)).min(1).max(50),
+      })
+      .strict(),
+    tuning: z
+      .object({
+        /** Env steps the best-static search may spend per cell (at least the learners' training steps). */
+        staticBudgetSteps: z.number().int().min(1).max(1e9).default(150_000),
+        /** Load levels (fractions of capacity) of the rate-adaptive table. */
+        rateLoads: z.array(z.number().positive().max(10)).min(1).max(20).default([0.3, 0.5, 0.7, 0.9, 1.1]),
+        rateBudgetSteps: z.number().int().min(1).max(1e9).default(60_000),
+      })
+      .strict()
+      .default({ staticBudgetSteps: 150_000, rateLoads: [0.3, 0.5, 0.7, 0.9, 1.1], rateBudgetSteps: 60_000 }),
+    learned: z
+      .object({
+        steps: z.number().int().min(1).max(1e9).default(30_000),
+        /** Loads of the training mixture (each episode draws a workload and a load). */
+        trainLoads: z.array(z.number().positive().max(10)).min(1).max(20).default([0.5, 0.7, 0.9, 1.1]),
+        agent: AgentConfigSchema.partial().default({}),
+      })
+      .strict()
+      .default({ steps: 30_000, trainLoads: [0.5, 0.7, 0.9, 1.1], agent: {} }),
+    /** Named overrides of any of the above (`--scale tiny`). */
+    scales: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  })
+  .strict();
+
+export type Spec = z.output<typeof SpecSchema> & { baseDir: string; file: string; scale: string };
+
+/** Reads and checks a spec; `scale` picks one of its `scales` to merge over it. Errors name the file and field. */
+export function loadSpec(file: string, scale = 'default'): Spec {
+  const text = readTextBounded(file, 'spec');
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, [`invalid YAML: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  checkNoForbiddenKeys(doc, file);
+  const first = SpecSchema.safeParse(doc);
+  if (!first.success) throw new ConfigError(file, formatIssues(first.error.issues, doc));
+  let merged: unknown = doc;
+  if (scale !== 'default') {
+    const over = first.data.scales[scale];
+    if (!over) throw new ConfigError(file, [`--scale '${scale}': no such scale (scales: default, ${Object.keys(first.data.scales).join(', ') || 'none'})`]);
+    merged = deepMerge(doc, over);
+  }
+  const r = SpecSchema.safeParse(merged);
+  if (!r.success) throw new ConfigError(`${file} (scale ${scale})`, formatIssues(r.error.issues, merged));
+  const baseDir = dirname(resolve(file));
+  return { ...r.data, workloads: r.data.workloads.map((w) => ({ ...w, file: resolve(baseDir, w.file) })), baseDir, file, scale };
+}
