@@ -166,23 +166,3 @@ export function makePolicy(name: string, env: AsyncInferenceEnv, opts: BaselineO
   }
   throw new EnvError(`unknown baseline ${JSON.stringify(name)} (baselines: ${BASELINES.join(', ')})`, 'policy');
 }
-
-export interface EpisodeResult {
-  steps: number;
-  return: number;
-  metrics: ReturnType<AsyncInferenceEnv['metrics']>;
-}
-
-/** Runs one episode of `policy` on `env` (synchronous executors). */
-export function runEpisode(env: AsyncInferenceEnv, policy: EnvPolicy, seed: number, maxSteps = Number.POSITIVE_INFINITY): EpisodeResult {
-  env.reset({ seed });
-  policy.reset(seed);
-  let ret = 0;
-  let steps = 0;
-  while (env.agents.length && steps < maxSteps) {
-    const r = env.step(policy.act());
-    ret += r.rewards[LAUNCHER];
-    steps++;
-  }
-  return { steps, return: ret, metrics: env.metrics() };
-}

@@ -25,7 +25,7 @@ import { initBackend } from '../agents/backend.js';
 import { type MaddpgConfig, MaddpgTrainer } from '../agents/maddpg.js';
 import type { Policy } from '../agents/policy.js';
 import { ProgressBar } from '../agents/progress.js';
-import { type AsyncInferenceActions, AsyncInferenceEnv, LAUNCHER } from '../env/async-inference-env.js';
+import { AsyncInferenceEnv, LAUNCHER } from '../env/async-inference-env.js';
 import type { EnvMetrics } from '../env/metrics.js';
 import type { AsyncInferenceOptions } from '../env/options.js';
 import { fixedFrequencyPolicy, greedyReleasePolicy, oneAtATimePolicy } from '../env/policies.js';
@@ -33,6 +33,7 @@ import { renamed } from '../env/policy.js';
 import { simVsNative } from '../env/validate.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { table } from './format.js';
+import { runEpisode } from './harness/episode.js';
 import { machineInfo, machineLine, writeFileAtomic } from './machine.js';
 import { barChart, writePlot } from './plot.js';
 import { newRunMeta, writeJsonAtomic, writeMeta } from './run-dir.js';
@@ -136,7 +137,7 @@ const QUICK_MADDPG: Partial<MaddpgConfig> = {
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
 
-/** Runs `policy` on `env` from reset(seed) until `untilMs` of env time; any executor. */
+/** Runs `policy` on `env` from reset(seed) until `untilMs` of env time through the harness's episode loop; any executor. */
 async function evaluate(
   env: AsyncInferenceEnv,
   policy: Policy,
@@ -145,20 +146,14 @@ async function evaluate(
   bar: ProgressBar | null,
 ): Promise<{ metrics: EnvMetrics; steps: number; overruns: number; wallS: number }> {
   const t0 = performance.now();
-  let { observations } = env.reset({ seed });
-  policy.reset?.();
-  let steps = 0;
-  let overruns = 0;
-  while (env.agents.length && env.executor.now() < untilMs) {
-    const a = policy.act(observations) as AsyncInferenceActions;
-    const r = env.executor.synchronous ? env.step(a) : await env.stepAsync(a);
-    observations = r.observations;
-    steps++;
-    if (r.infos[LAUNCHER].dt > (env.epochMs * (1 + 1e-9)) / 1000) overruns++;
-    bar?.update(Math.min(untilMs, Math.round(env.executor.now())), { steps });
-  }
-  bar?.done({ steps });
-  return { metrics: env.metrics(), steps, overruns, wallS: (performance.now() - t0) / 1000 };
+  const r = await runEpisode(env, policy, {
+    seed,
+    untilMs,
+    seriesEveryMs: 0,
+    onStep: (now, steps) => bar?.update(Math.min(untilMs, Math.round(now)), { steps }),
+  });
+  bar?.done({ steps: r.steps });
+  return { metrics: env.metrics(), steps: r.steps, overruns: r.overruns, wallS: (performance.now() - t0) / 1000 };
 }
 
 /** The env-policy baselines (act() without observations) as agents' Policy. */

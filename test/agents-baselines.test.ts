@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../agents/backend.js';
 import { BASELINE_NAMES, fixedFrequencyPolicy, makeBaseline, posPolicy, randomPolicy, scheduleChoicePolicy, tritonPolicy } from '../agents/baselines.js';
-import { evaluatePolicy } from '../agents/evaluate.js';
 import { MaddpgTrainer } from '../agents/maddpg.js';
 import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../env/async-inference-env.js';
+import { meanReturns } from '../experiments/harness/episode.js';
 
 let env: AsyncInferenceEnv;
 beforeAll(async () => {
@@ -27,7 +27,7 @@ const schedOf = (a: Record<string, unknown>, m: number) => env.view().models[m].
 const batchOf = (a: Record<string, unknown>, m: number) => env.view().batchSizes[(a[SCHEDULER] as Int32Array)[m * 2 + 1]];
 
 describe('baselines', () => {
-  it('every baseline runs whole episodes with actions inside the action spaces', () => {
+  it('every baseline runs whole episodes with actions inside the action spaces', async () => {
     for (const name of BASELINE_NAMES) {
       const p = makeBaseline(name, env);
       let { observations } = env.reset({ seed: 1 });
@@ -37,8 +37,8 @@ describe('baselines', () => {
         expect(env.actionSpace(SCHEDULER).why(a[SCHEDULER]), name).toBeNull();
         observations = env.step(a as Record<string, Int32Array>).observations;
       }
-      const r = evaluatePolicy(env, p, { episodes: 1, seed: 3 });
-      expect(Number.isFinite(r.meanTeamReturn)).toBe(true);
+      const r = await meanReturns(env, p, { episodes: 1, seed: 3 });
+      expect(Number.isFinite(r.team)).toBe(true);
     }
     expect(() => makeBaseline('nope', env)).toThrow(/unknown baseline "nope"/);
   });
@@ -75,7 +75,7 @@ describe('baselines', () => {
     expect(released(busy, 0)).toBe(0);
   });
 
-  it('pos serves the most urgent model first and drops intra-model parallelism under load', () => {
+  it('pos serves the most urgent model first and drops intra-model parallelism under load', async () => {
     const p = posPolicy(env, { concurrency: 4 });
     const idle = p.act(
       obs([
@@ -101,7 +101,7 @@ describe('baselines', () => {
     expect(released(full, 0)).toBe(0);
   });
 
-  it("MADDPG trains on the AsyncInference env and its policy shares the baselines' interface", () => {
+  it("MADDPG trains on the AsyncInference env and its policy shares the baselines' interface", async () => {
     const trainer = new MaddpgTrainer(env, {
       seed: 0,
       batchSize: 32,
@@ -115,8 +115,8 @@ describe('baselines', () => {
     trainer.train(120);
     expect(trainer.counters.updates).toBeGreaterThan(5);
     expect(Number.isFinite(trainer.lastLosses.criticLoss[0])).toBe(true);
-    const r = evaluatePolicy(env, trainer.policy(), { episodes: 1, seed: 9 });
-    expect(Number.isFinite(r.meanTeamReturn)).toBe(true);
+    const r = await meanReturns(env, trainer.policy(), { episodes: 1, seed: 9 });
+    expect(Number.isFinite(r.team)).toBe(true);
     trainer.dispose();
   });
 });

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../agents/backend.js';
 import { actionCodec, flatten } from '../agents/codec.js';
-import { evaluatePolicy } from '../agents/evaluate.js';
 import { gumbelNoise, gumbelSoftmax, headSoftmax, oneHotHeads, sampleHeads } from '../agents/gumbel.js';
 import { type Batch, MaddpgNetworks, MaddpgTrainer, resolveConfig } from '../agents/maddpg.js';
 import { Adam, clipGradient, Mlp, minimizeAndClip } from '../agents/nn.js';
@@ -10,16 +9,17 @@ import { ReplayBuffer } from '../agents/replay-buffer.js';
 import { makeRng } from '../agents/rng.js';
 import { CueGame, OffsetGame } from '../agents/toy-envs.js';
 import { Box, Dict, Discrete, MultiDiscrete } from '../env/spaces.js';
+import { meanReturns } from '../experiments/harness/episode.js';
 
 beforeAll(async () => {
   await initBackend('wasm', { log: () => {} });
 });
 
 /** Trains in chunks until the greedy policy reaches `target` of the optimum on a stopping set, or `maxSteps`. */
-function trainUntil(trainer: MaddpgTrainer, evalEnv: CueGame | OffsetGame, target: number, maxSteps: number, chunk = 250): number {
+async function trainUntil(trainer: MaddpgTrainer, evalEnv: CueGame | OffsetGame, target: number, maxSteps: number, chunk = 250): Promise<number> {
   while (trainer.counters.step < maxSteps) {
     trainer.train(chunk);
-    const r = evaluatePolicy(evalEnv, trainer.policy(), { episodes: 20, seed: 1000 }).meanTeamReturn;
+    const r = (await meanReturns(evalEnv, trainer.policy(), { episodes: 20, seed: 1000 })).team;
     if (r >= target * evalEnv.optimalReturn()) break;
   }
   return trainer.counters.step;
@@ -179,27 +179,27 @@ describe('MADDPG', () => {
     nets.dispose();
   });
 
-  it('solves the cue game to ≥ 95 % of the optimal return on 5 seeds', () => {
+  it('solves the cue game to ≥ 95 % of the optimal return on 5 seeds', async () => {
     const random = new CueGame({ k: 3, steps: 10 }).randomReturn();
     for (const seed of [0, 1, 2, 3, 4]) {
       const trainer = new MaddpgTrainer(new CueGame({ k: 3, steps: 10, variableDt: true }), { seed, ...FAST });
       const evalEnv = new CueGame({ k: 3, steps: 10 });
-      const steps = trainUntil(trainer, evalEnv, 0.95, 2500);
+      const steps = await trainUntil(trainer, evalEnv, 0.95, 2500);
       // Judge on episodes the stopping rule never saw.
-      const r = evaluatePolicy(evalEnv, trainer.policy(), { episodes: 50, seed: 5000 }).meanTeamReturn;
+      const r = (await meanReturns(evalEnv, trainer.policy(), { episodes: 50, seed: 5000 })).team;
       expect(r, `seed ${seed} after ${steps} steps`).toBeGreaterThanOrEqual(0.95 * evalEnv.optimalReturn());
       expect(r).toBeGreaterThan(5 * random);
       trainer.dispose();
     }
   });
 
-  it('parameter sharing: one actor with an agent-id input solves the offset game', () => {
+  it('parameter sharing: one actor with an agent-id input solves the offset game', async () => {
     const trainer = new MaddpgTrainer(new OffsetGame({ n: 2, k: 3 }), { seed: 0, ...FAST, shareActor: true });
     expect(trainer.nets.actors.length).toBe(1);
     expect(trainer.nets.critics.length).toBe(2);
     const evalEnv = new OffsetGame({ n: 2, k: 3 });
-    trainUntil(trainer, evalEnv, 0.95, 2500);
-    const r = evaluatePolicy(evalEnv, trainer.policy(), { episodes: 50, seed: 5000 }).meanTeamReturn;
+    await trainUntil(trainer, evalEnv, 0.95, 2500);
+    const r = (await meanReturns(evalEnv, trainer.policy(), { episodes: 50, seed: 5000 })).team;
     expect(r).toBeGreaterThanOrEqual(0.95 * evalEnv.optimalReturn());
     trainer.dispose();
     expect(() => new MaddpgTrainer(new CueGame(), { shareActor: true })).toThrow(/shareActor needs identical/);

@@ -8,13 +8,14 @@ import type { ParallelEnv } from '../env/core.js';
 import type { SimExecutor } from '../env/executor.js';
 import type { EnvMetrics } from '../env/metrics.js';
 import type { AsyncInferenceOptions } from '../env/options.js';
-import { fixedFrequencyPolicy, greedyReleasePolicy, makePolicy, oneAtATimePolicy, randomPolicy, runEpisode } from '../env/policies.js';
+import { fixedFrequencyPolicy, greedyReleasePolicy, makePolicy, oneAtATimePolicy, randomPolicy } from '../env/policies.js';
 import { make, register, registeredEnvs } from '../env/registry.js';
 import { DEFAULT_REWARD } from '../env/reward.js';
 import { Box, Dict, Discrete, GraphSpace, MultiDiscrete, makeRng } from '../env/spaces.js';
 import { simVsNative } from '../env/validate.js';
 import { loadWorkloadFile, parseWorkload, workloadFromYaml } from '../env/workload.js';
 import { NormalizeObservation, RecordEpisodeStatistics, TimeLimit } from '../env/wrappers.js';
+import { runEpisode } from '../experiments/harness/episode.js';
 import { GraphBuilder } from '../graphs/builder.js';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/roofline.js';
 import type { Graph } from '../graphs/ir.js';
@@ -386,16 +387,16 @@ describe('registry and wrappers', () => {
 // ---------------------------------------------------------------- baselines
 
 describe('baseline policies', () => {
-  test('each runs an episode; greedy-release outserves one-at-a-time under load', () => {
+  test('each runs an episode; greedy-release outserves one-at-a-time under load', async () => {
     const env = smallEnv({ maxSteps: 100, candidates: ['sequential', 'greedy'] });
-    const results = new Map<string, ReturnType<typeof runEpisode>>();
+    const results = new Map<string, Awaited<ReturnType<typeof runEpisode>>>();
     for (const name of ['fixed-frequency', 'one-at-a-time', 'greedy-release', 'random']) {
       const p = makePolicy(name, env, { schedule: 'greedy' });
-      results.set(name, runEpisode(env, p, 3));
+      results.set(name, await runEpisode(env, p, { seed: 3 }));
     }
     for (const r of results.values()) expect(r.steps).toBe(100);
-    const greedy = results.get('greedy-release')?.metrics as EnvMetrics;
-    const one = results.get('one-at-a-time')?.metrics as EnvMetrics;
+    const greedy = results.get('greedy-release') as Awaited<ReturnType<typeof runEpisode>>;
+    const one = results.get('one-at-a-time') as Awaited<ReturnType<typeof runEpisode>>;
     expect(greedy.completed).toBeGreaterThan(2 * one.completed);
     expect(() => makePolicy('oracle', env)).toThrow(/unknown baseline "oracle"/);
     expect(() => fixedFrequencyPolicy(env, { level: 1, schedule: 'ios-dp' })).toThrow(

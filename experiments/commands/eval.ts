@@ -11,22 +11,20 @@ import { initBackend } from '../../agents/backend.js';
 import { makeBaseline } from '../../agents/baselines.js';
 import { loadMaddpg } from '../../agents/checkpoint.js';
 import type { MaddpgTrainer } from '../../agents/maddpg.js';
-import { AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
+import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { BASELINES as ENV_BASELINES, makePolicy } from '../../env/policies.js';
+import { type Policy, renamed } from '../../env/policy.js';
 import { loadRunConfig } from '../config/load.js';
 import { EVAL_BASELINES, type RunConfig } from '../config/schema.js';
 import { printJson, table } from '../format.js';
+import { runEpisode } from '../harness/episode.js';
 import { machineLine } from '../machine.js';
 import { RUN_FILES, writeJsonAtomic } from '../run-dir.js';
 import { choiceOption, intOption } from './options.js';
 
-/** One policy interface for the agents and both baseline families. */
-export interface EvalPolicy {
-  name: string;
-  reset(seed: number): void;
-  act(observations: Record<string, unknown>): Record<string, unknown>;
-}
+/** The one Policy interface (env/policy.ts), for the agents and both baseline families. */
+export type EvalPolicy = Policy;
 
 export interface EpisodeRow {
   seed: number;
@@ -72,42 +70,30 @@ export function envOptions(cfg: RunConfig, executor: 'sim' | 'native' = 'sim'): 
 export function baselinePolicy(name: string, env: AsyncInferenceEnv, seed: number): EvalPolicy {
   if ((ENV_BASELINES as readonly string[]).includes(name)) {
     const p = makePolicy(name, env, { seed });
-    return { name, reset: (s) => p.reset(s), act: () => p.act() };
+    return renamed(p, name);
   }
   const p = makeBaseline(name, env, { seed });
-  return { name, reset: () => p.reset?.(), act: (o) => p.act(o) };
+  return renamed(p, name);
 }
 
 export function agentPolicy(trainer: MaddpgTrainer, name = 'maddpg'): EvalPolicy {
   const p = trainer.policy();
-  return { name, reset: () => {}, act: (o) => p.act(o) };
+  return { name, act: (o) => p.act(o) };
 }
 
+/** One episode through the harness's loop (no warm-up: the whole episode, as train's results always were). */
 async function episode(env: AsyncInferenceEnv, policy: EvalPolicy, seed: number): Promise<EpisodeRow> {
-  let { observations } = env.reset({ seed });
-  policy.reset(seed);
-  let ret = 0;
-  let steps = 0;
-  let inSystem = 0;
-  while (env.agents.length) {
-    const a = policy.act(observations) as Record<string, Int32Array>;
-    const r = env.executor.synchronous ? env.step(a) : await env.stepAsync(a);
-    ret += r.rewards[LAUNCHER] ?? 0;
-    observations = r.observations;
-    steps += 1;
-    inSystem += env.metrics().inSystem;
-  }
-  const m = env.metrics();
+  const r = await runEpisode(env, policy, { seed, seriesEveryMs: 0 });
   return {
     seed,
-    steps,
-    return: ret,
-    throughput: m.throughput,
-    p50Ms: m.p50Ms,
-    p99Ms: m.p99Ms,
-    sloAttainment: m.sloAttainment,
-    backlog: m.inSystem,
-    meanInSystem: inSystem / Math.max(1, steps),
+    steps: r.steps,
+    return: r.return,
+    throughput: r.throughput,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    sloAttainment: r.sloAttainment,
+    backlog: r.backlog,
+    meanInSystem: r.meanBacklog,
   };
 }
 

@@ -3,8 +3,9 @@
  * fixed baseline policies for T seconds of env time; prints the episode's metrics overall and per model.
  */
 import type { Command } from 'commander';
-import { AsyncInferenceEnv, BASELINES, type BaselineName, loadWorkloadFile, make, makePolicy, runEpisode } from '../../env/index.js';
+import { AsyncInferenceEnv, BASELINES, type BaselineName, loadWorkloadFile, make, makePolicy } from '../../env/index.js';
 import { ms, printJson, table } from '../format.js';
+import { runEpisode } from '../harness/episode.js';
 import { choiceOption, intOption, numberOption } from './options.js';
 
 interface SimulateOpts {
@@ -40,7 +41,7 @@ export function registerSimulate(program: Command): void {
       'after',
       '\nExamples:\n  topsched simulate experiments/workloads/two-models.yaml --policy greedy-release --seconds 10\n  topsched simulate experiments/workloads/bursty-four.yaml --policy one-at-a-time --seconds 30 --seed 3 --json\n  topsched simulate w.yaml --policy fixed-frequency --env topsched/AsyncInferenceMPS-v0 --schedule greedy --batch 4',
     )
-    .action((path: string, opts: SimulateOpts) => {
+    .action(async (path: string, opts: SimulateOpts) => {
       const workload = loadWorkloadFile(path);
       const maxSteps = Math.max(1, Math.ceil((opts.seconds * 1000) / opts.epochMs));
       const env = make(opts.env, {
@@ -54,9 +55,9 @@ export function registerSimulate(program: Command): void {
         if (!(env instanceof AsyncInferenceEnv)) throw new Error(`--env '${opts.env}' is not an AsyncInference env; the baselines drive only those`);
         const policy = makePolicy(opts.policy, env, { seed: opts.seed, schedule: opts.schedule, batch: opts.batch });
         const t0 = performance.now();
-        const ep = runEpisode(env, policy, opts.seed);
+        const ep = await runEpisode(env, policy, { seed: opts.seed, seriesEveryMs: 0 });
         const wallS = (performance.now() - t0) / 1000;
-        const m = ep.metrics;
+        const m = env.metrics();
         const result = {
           workload: workload.name,
           file: path,

@@ -1,6 +1,8 @@
 /**
- * The one episode loop of every experiment: reset with a seed, let the policy act until the env
- * ends the episode (its maxSteps), and read the metrics as Triton users read them. A warm-up of
+ * The one episode loop of every experiment. `playEpisode` is the loop itself, for any ParallelEnv
+ * (the toy cooperative games of the agents' tests too): reset with a seed, let the policy act until
+ * the env ends the episode or a stop time passes, sum each agent's rewards. `runEpisode` runs it on
+ * the AsyncInference env and reads the metrics as Triton users read them. A warm-up of
  * `warmupS` seconds of env time is run first and excluded (env.startMeasurement); the episode then
  * runs to the env's own end, so every policy is judged on the same window of the same arrivals.
  * The policy's decision time is measured around each `act`. Works on the simulator (`step`) and on
@@ -8,6 +10,7 @@
  */
 import type { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import { LAUNCHER } from '../../env/async-inference-env.js';
+import type { ParallelEnv, StepResult } from '../../env/core.js';
 import type { EnvMetrics } from '../../env/metrics.js';
 import type { Policy } from '../../env/policy.js';
 
@@ -63,6 +66,8 @@ export interface EpisodeResult {
   /** Requests in the system at the end, and averaged over the measured steps. */
   backlog: number;
   meanBacklog: number;
+  /** Steps whose env time exceeded the decision epoch (real executors overrun; reported, never hidden). */
+  overruns: number;
   /** The policy's decision time per step, µs (mean and max). */
   decisionUsMean: number;
   decisionUsMax: number;
@@ -72,6 +77,10 @@ export interface EpisodeResult {
 
 export interface EpisodeOptions {
   seed: number;
+  /** Stop once env time reaches this many ms (default: the env's own end). */
+  untilMs?: number;
+  /** Called after every step with the env time (ms) and steps so far (progress bars). */
+  onStep?: (nowMs: number, steps: number) => void;
   /** Env seconds run before measuring (excluded). Default 0. */
   warmupS?: number;
   /** Time-series sampling interval, ms of env time (0: none). Default 1000. */
@@ -95,42 +104,99 @@ const pick = (m: EnvMetrics['models'][number]): ModelEpisode => ({
   dropped: m.dropped,
 });
 
-/** Runs one episode of `policy` on `env` (see the file header). */
+/** What the loop reports of each step to its caller. */
+export interface StepView {
+  result: StepResult<unknown>;
+  /** The policy's decision time, µs. */
+  decisionUs: number;
+}
+
+export interface PlayResult {
+  /** Rewards summed per agent over the counted steps. */
+  returns: Record<string, number>;
+  /** Counted steps. */
+  steps: number;
+}
+
+/**
+ * The loop: reset(seed), policy.reset(seed), act and step until the env has no agents (or `stop`
+ * says so). `onStep` sees every step and says whether it counts (a warm-up step does not); async
+ * executors step with `stepAsync`.
+ */
+export async function playEpisode(
+  env: ParallelEnv<unknown, unknown>,
+  policy: Policy,
+  seed: number,
+  hooks: { onStep?: (s: StepView) => boolean; stop?: () => boolean } = {},
+): Promise<PlayResult> {
+  let { observations } = env.reset({ seed });
+  policy.reset?.(seed);
+  const asyncEnv = env as Partial<Pick<AsyncInferenceEnv, 'stepAsync' | 'executor'>>;
+  const sync = !asyncEnv.executor || asyncEnv.executor.synchronous;
+  const returns: Record<string, number> = Object.fromEntries(env.possibleAgents.map((a) => [a, 0]));
+  let steps = 0;
+  while (env.agents.length && !hooks.stop?.()) {
+    const t0 = performance.now();
+    const a = policy.act(observations);
+    const decisionUs = (performance.now() - t0) * 1000;
+    const r = sync ? env.step(a) : await (asyncEnv.stepAsync as AsyncInferenceEnv['stepAsync'])(a as never);
+    observations = r.observations;
+    if (hooks.onStep && !hooks.onStep({ result: r, decisionUs })) continue;
+    steps += 1;
+    for (const [ag, x] of Object.entries(r.rewards)) returns[ag] = (returns[ag] ?? 0) + x;
+  }
+  return { returns, steps };
+}
+
+/** Mean undiscounted return per agent over `episodes` episodes seeded seed, seed+1, ... (any env). */
+export async function meanReturns(
+  env: ParallelEnv<unknown, unknown>,
+  policy: Policy,
+  o: { episodes?: number; seed?: number } = {},
+): Promise<{ perAgent: Record<string, number>; team: number; lengths: number[] }> {
+  const n = o.episodes ?? 10;
+  const perAgent: Record<string, number> = Object.fromEntries(env.possibleAgents.map((a) => [a, 0]));
+  const lengths: number[] = [];
+  for (let e = 0; e < n; e++) {
+    const r = await playEpisode(env, policy, (o.seed ?? 0) + e);
+    for (const a of env.possibleAgents) perAgent[a] += r.returns[a] / n;
+    lengths.push(r.steps);
+  }
+  const vals = Object.values(perAgent);
+  return { perAgent, team: vals.reduce((a, b) => a + b, 0) / vals.length, lengths };
+}
+
+/** Runs one episode of `policy` on the AsyncInference env with its metrics (see the file header). */
 export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: EpisodeOptions): Promise<EpisodeResult> {
   const warmupMs = (o.warmupS ?? 0) * 1000;
   const every = o.seriesEveryMs ?? 1000;
-  let { observations } = env.reset({ seed: o.seed });
-  policy.reset?.(o.seed);
-  const sync = env.executor.synchronous;
+  const untilMs = o.untilMs ?? Number.POSITIVE_INFINITY;
   let measuring = warmupMs <= 0;
-  let ret = 0;
-  let steps = 0;
   let backlogSum = 0;
   let decisionSum = 0;
   let decisionMax = 0;
+  let overruns = 0;
+  let all = 0;
   const series: SeriesPoint[] = [];
   let next = every;
   let lastT = 0;
   let lastArrived = 0;
   let lastGood = 0;
+  const epochS = (env.epochMs * (1 + 1e-9)) / 1000;
   const totals = (m: EnvMetrics) => ({ arrived: m.arrived, good: m.goodput * ((m.timeMs - m.windowStartMs) / 1000) });
-  while (env.agents.length) {
-    const t0 = performance.now();
-    const a = policy.act(observations);
-    const us = (performance.now() - t0) * 1000;
-    const r = sync ? env.step(a as never) : await env.stepAsync(a as never);
-    observations = r.observations;
+  const onStep = ({ result: r, decisionUs: us }: StepView): boolean => {
     const now = env.executor.now();
+    o.onStep?.(now, ++all);
     if (!measuring) {
-      if (now < warmupMs) continue;
+      if (now < warmupMs) return false;
       env.startMeasurement();
       measuring = true;
       lastT = now;
       next = now + every;
-      continue;
+      return false;
     }
-    steps += 1;
-    ret += r.rewards[LAUNCHER] ?? 0;
+    const info = r.infos[LAUNCHER] as { dt?: number } | undefined;
+    if (info?.dt !== undefined && info.dt > epochS) overruns++;
     decisionSum += us;
     if (us > decisionMax) decisionMax = us;
     const m = env.metrics();
@@ -144,7 +210,11 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
       lastGood = t.good;
       next = now + every;
     }
-  }
+    return true;
+  };
+  const played = await playEpisode(env, policy, o.seed, { onStep, stop: () => env.executor.now() >= untilMs });
+  const steps = played.steps;
+  const ret = played.returns[LAUNCHER] ?? 0;
   const m = env.metrics();
   return {
     seed: o.seed,
@@ -167,6 +237,7 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
     dropped: m.dropped,
     backlog: m.inSystem,
     meanBacklog: backlogSum / Math.max(1, steps),
+    overruns,
     decisionUsMean: decisionSum / Math.max(1, steps),
     decisionUsMax: decisionMax,
     models: m.models.map(pick),

@@ -9,6 +9,7 @@ import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { greedyReleasePolicy } from '../../env/policies.js';
 import { makeArrivals, parseWorkload, type Workload, type WorkloadModel } from '../../env/workload.js';
+import { runEpisode } from './episode.js';
 
 type Arrival = WorkloadModel['arrival'];
 
@@ -60,7 +61,7 @@ export function poissonMix(w: Workload, totalRate: number, name = `${w.name}-poi
  * rough estimate out of the alone latencies. Past it queues grow without bound (and, with device
  * memory modelled, oversubscription makes things worse), so loads are quoted against this knee.
  */
-export function calibrateCapacity(base: AsyncInferenceOptions, w: Workload, o: { episodes?: number; steps?: number } = {}): number {
+export async function calibrateCapacity(base: AsyncInferenceOptions, w: Workload, o: { episodes?: number; steps?: number } = {}): Promise<number> {
   const probe = new AsyncInferenceEnv({ ...base, workload: poissonMix(w, 1) });
   const v = probe.view();
   const s = shares(w);
@@ -72,18 +73,16 @@ export function calibrateCapacity(base: AsyncInferenceOptions, w: Workload, o: {
   });
   const rough = probe.executor.streamSlots / Math.max(secPerReq, 1e-9);
   probe.close();
-  const served = (rate: number): boolean => {
+  const served = async (rate: number): Promise<boolean> => {
     const env = new AsyncInferenceEnv({ ...base, maxSteps: o.steps ?? 1000, workload: poissonMix(w, rate) });
     try {
       const p = greedyReleasePolicy(env);
       let arrived = 0;
       let completed = 0;
       for (let e = 0; e < (o.episodes ?? 2); e++) {
-        env.reset({ seed: 9_000_000 + e });
-        while (env.agents.length) env.step(p.act());
-        const m = env.metrics();
-        arrived += m.arrived;
-        completed += m.completed;
+        const r = await runEpisode(env, p, { seed: 9_000_000 + e, seriesEveryMs: 0 });
+        arrived += r.arrived;
+        completed += r.completed;
       }
       return completed >= 0.95 * arrived;
     } finally {
@@ -91,7 +90,7 @@ export function calibrateCapacity(base: AsyncInferenceOptions, w: Workload, o: {
     }
   };
   let rate = rough / 16;
-  if (!served(rate)) throw new Error(`capacity of '${w.name}': not even ${rate.toFixed(1)} req/s is served; check the models and the device`);
-  for (let k = 0; k < 60 && served(rate * 1.15); k++) rate *= 1.15;
+  if (!(await served(rate))) throw new Error(`capacity of '${w.name}': not even ${rate.toFixed(1)} req/s is served; check the models and the device`);
+  for (let k = 0; k < 60 && (await served(rate * 1.15)); k++) rate *= 1.15;
   return rate;
 }

@@ -134,7 +134,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
   const capacity: Record<string, number> = {};
   const calibration = { ...base, executor: 'sim' as const };
   for (const { workload } of workloads) {
-    capacity[workload.name] = calibrateCapacity(calibration, workload);
+    capacity[workload.name] = await calibrateCapacity(calibration, workload);
     log(`capacity of ${workload.name}: ${capacity[workload.name].toFixed(0)} req/s`);
   }
   const cells: Cell[] = workloads.flatMap(({ workload, heldOut }) =>

@@ -94,12 +94,12 @@ export async function ablations(opts: AblationsOptions = {}): Promise<AblationsR
   const env = new AsyncInferenceEnv(envOpts);
   const closers: ParallelEnv<unknown, unknown>[] = [env];
   try {
-    const tuned = bestStatic([env], tuningSeeds(2));
+    const tuned = await bestStatic([env], tuningSeeds(2));
     const best = tuned.choice;
     log(`best static choice of ${tuned.tried}: ${staticLabel(best)}`);
     const reference = [
-      evaluateServing(env, staticPolicy(env, best, `best static (${staticLabel(best)})`), evalSeeds(K), rate),
-      evaluateServing(env, { ...posPolicy(env), name: 'POS-like (reference)' }, evalSeeds(K), rate),
+      await evaluateServing(env, staticPolicy(env, best, `best static (${staticLabel(best)})`), evalSeeds(K), rate),
+      await evaluateServing(env, { ...posPolicy(env), name: 'POS-like (reference)' }, evalSeeds(K), rate),
     ];
 
     const specs: VariantSpec[] = [
@@ -126,7 +126,7 @@ export async function ablations(opts: AblationsOptions = {}): Promise<AblationsR
             spec.learned === 'both'
               ? { ...learned, name: spec.name }
               : splicePolicy(spec.name, learned, spec.learned === 'launcher' ? LAUNCHER : SCHEDULER, staticPolicy(env, best));
-          const row = evaluateServing(env, policy, evalSeeds(K), rate);
+          const row = await evaluateServing(env, policy, evalSeeds(K), rate);
           v.runs.push(row);
           v.trainSec.push(trained.sec);
           log(`  → ${row.throughput.toFixed(0)} req/s, p99 ${row.p99Ms.toFixed(1)} ms, mean in system ${row.meanInSystem.toFixed(1)}`);

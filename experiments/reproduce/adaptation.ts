@@ -5,7 +5,8 @@
  * (the rows in the schema the issue fixes) and two plots: goodput relative to the best static policy
  * with 95 % intervals, and goodput over time on the diurnal and replayed workloads.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ResultRow, runSpec, type SpecResults } from '../harness/run.js';
 import { loadSpec } from '../harness/spec.js';
@@ -13,7 +14,16 @@ import { writeFileAtomic } from '../machine.js';
 import { type PlotSpec, plotMarkdown, writePlot } from '../plot.js';
 import { writeJsonAtomic } from '../run-dir.js';
 
-export const ADAPTATION_SPEC = fileURLToPath(new URL('../../../experiments/specs/adaptation.yaml', import.meta.url));
+/** experiments/specs/adaptation.yaml of the package, found from here whether running from dist/ or the sources. */
+export function adaptationSpecPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const f = join(dir, 'experiments', 'specs', 'adaptation.yaml');
+    if (existsSync(f)) return f;
+    dir = dirname(dir);
+  }
+  throw new Error('experiments/specs/adaptation.yaml not found above the package sources');
+}
 
 export interface AdaptationOptions {
   out: string;
@@ -203,7 +213,7 @@ export function adaptationMarkdown(r: SpecResults): string {
 }
 
 export async function adaptation(o: AdaptationOptions): Promise<SpecResults> {
-  const spec = loadSpec(o.spec ?? ADAPTATION_SPEC, o.scale ?? 'default');
+  const spec = loadSpec(o.spec ?? adaptationSpecPath(), o.scale ?? 'default');
   const r = await runSpec(spec, { log: o.log });
   const dir = join(o.out, '..');
   const base = o.out.replace(/\.md$/, '');

@@ -15,7 +15,9 @@ import type { Policy } from '../../agents/policy.js';
 import { AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { greedyReleasePolicy } from '../../env/policies.js';
+import { renamed } from '../../env/policy.js';
 import { table } from '../format.js';
+import { runEpisode } from '../harness/episode.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
 import { lineChart, type PlotSpec, plotMarkdown, writePlot } from '../plot.js';
 
@@ -83,29 +85,17 @@ interface Row {
   reward: number;
 }
 
-/** K episodes of `policy` with seeds 0..K−1: per-episode metrics, averaged. */
-function evaluate(env: AsyncInferenceEnv, policy: Policy, episodes: number): Row {
+/** K episodes of `policy` with seeds 0..K−1 through the harness's episode loop: per-episode metrics, averaged. */
+async function evaluate(env: AsyncInferenceEnv, policy: Policy, episodes: number): Promise<Row> {
   const acc = { throughput: 0, meanQueue: 0, endBacklog: 0, p95Ms: 0, slo: 0, reward: 0 };
   for (let e = 0; e < episodes; e++) {
-    let { observations } = env.reset({ seed: e });
-    policy.reset?.();
-    let reward = 0;
-    let queueSum = 0;
-    let steps = 0;
-    while (env.agents.length) {
-      const res = env.step(policy.act(observations) as Record<string, Int32Array>);
-      reward += res.rewards[LAUNCHER] ?? 0;
-      queueSum += env.metrics().inSystem;
-      steps += 1;
-      observations = res.observations;
-    }
-    const m = env.metrics();
-    acc.throughput += m.throughput;
-    acc.meanQueue += queueSum / Math.max(1, steps);
-    acc.endBacklog += m.inSystem;
-    acc.p95Ms += m.p95Ms;
-    acc.slo += m.sloAttainment;
-    acc.reward += reward;
+    const r = await runEpisode(env, policy, { seed: e, seriesEveryMs: 0 });
+    acc.throughput += r.throughput;
+    acc.meanQueue += r.meanBacklog;
+    acc.endBacklog += r.backlog;
+    acc.p95Ms += r.p95Ms;
+    acc.slo += r.sloAttainment;
+    acc.reward += r.return;
   }
   const k = 1 / episodes;
   return {
@@ -178,16 +168,16 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
     for (const batch of batched > 1 ? [1, batched] : [1]) {
       const p = fixedFrequencyPolicy(env, { perEpoch, batch, schedule: 'greedy' });
       const named: Policy = { ...p, name: `fixed-frequency(${perEpoch}/epoch, batch ${batch})` };
-      const row = evaluate(env, named, K);
+      const row = await evaluate(env, named, K);
       rows.push(row);
       fixedNames.add(row.name);
       log(`  ${row.name}: ${row.throughput.toFixed(0)} req/s, mean in system ${row.meanQueue.toFixed(1)}, reward ${row.reward.toFixed(1)}`);
     }
   }
   const gr = greedyReleasePolicy(env);
-  rows.push(evaluate(env, { name: 'greedy-release (batch 8, ios-dp)', reset: () => gr.reset(), act: () => gr.act() }, K));
+  rows.push(await evaluate(env, renamed(gr, 'greedy-release (batch 8, ios-dp)'), K));
   // Uniform random actions: what MADDPG's exploration starts from.
-  rows.push(evaluate(env, randomPolicy(env, 0), K));
+  rows.push(await evaluate(env, randomPolicy(env, 0), K));
 
   // MADDPG twice, same config and seed: with the throughput reward (the evaluation env's) and with
   // the env's default, SLO-weighted reward — the first run of this experiment used the latter and
@@ -219,7 +209,7 @@ export async function maddpgVsFixed(opts: MaddpgVsFixedOptions = {}): Promise<st
       }
       const sec = (performance.now() - t0) / 1000;
       // Evaluated in the evaluation env (throughput reward) like every other row.
-      const row = evaluate(env, { ...trainer.policy(), name: v.label }, K);
+      const row = await evaluate(env, { ...trainer.policy(), name: v.label }, K);
       rows.push(row);
       trained.push({ row, curve, sec, episodes: trainer.counters.episode, updates: trainer.counters.updates });
       log(`  ${v.label}: ${row.throughput.toFixed(0)} req/s, mean in system ${row.meanQueue.toFixed(1)}, reward ${row.reward.toFixed(1)}`);

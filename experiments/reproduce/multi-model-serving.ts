@@ -91,7 +91,7 @@ export async function multiModelServing(opts: MultiModelServingOptions = {}): Pr
   const trainEnvs = trainRates.map((r) => new AsyncInferenceEnv(servingEnvOptions(r, { maxSteps: episodeSteps })));
   try {
     // Fixed frequency: the static (level, schedule, batch) with the best mean reward over the rates.
-    const tuned = bestStatic(envs, tuningSeeds(tuning));
+    const tuned = await bestStatic(envs, tuningSeeds(tuning));
     log(`fixed-frequency: best of ${tuned.tried} static choices over the rates: ${staticLabel(tuned.choice)}`);
 
     log(`TOP: training ${trainSteps} steps at [${trainRates}] req/s`);
@@ -110,7 +110,7 @@ export async function multiModelServing(opts: MultiModelServingOptions = {}): Pr
         ];
         policies = ps.map((p) => p.name);
         for (const p of ps) {
-          const row = evaluateServing(env, p, evalSeeds(K), rate);
+          const row = await evaluateServing(env, p, evalSeeds(K), rate);
           rows.push(row);
           log(`  ${rate} req/s ${p.name}: ${row.throughput.toFixed(0)} req/s, p99 ${row.p99Ms.toFixed(1)} ms`);
         }

@@ -10,12 +10,13 @@
 import { type MaddpgConfig, MaddpgTrainer } from '../../agents/maddpg.js';
 import type { Policy } from '../../agents/policy.js';
 import { deriveSeed } from '../../agents/rng.js';
-import { type AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
+import type { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AgentID, ParallelEnv } from '../../env/core.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { fixedFrequencyPolicy, levelIndex } from '../../env/policies.js';
 import { renamed } from '../../env/policy.js';
 import { mean } from '../../env/stats.js';
+import { runEpisode } from '../harness/episode.js';
 import { TWO_MODEL_ENV } from './maddpg-vs-fixed.js';
 
 /**
@@ -71,30 +72,21 @@ export interface ServingRow {
  * Episodes of `policy` with seeds `seeds` on `env`: throughput, p50/p99, backlog and reward
  * averaged over episodes (p50/p99 are per-episode quantiles, averaged); arrived/completed summed.
  */
-export function evaluateServing(env: AsyncInferenceEnv, policy: Policy, seeds: number[], rate: number): ServingRow {
+export async function evaluateServing(env: AsyncInferenceEnv, policy: Policy, seeds: number[], rate: number): Promise<ServingRow> {
   if (!seeds.length) throw new Error('evaluateServing: needs at least one seed');
   const acc = { throughput: 0, p50Ms: 0, p99Ms: 0, arrived: 0, completed: 0, meanInSystem: 0, endBacklog: 0, slo: 0, reward: 0 };
   for (const seed of seeds) {
-    let { observations } = env.reset({ seed });
-    policy.reset?.();
-    let steps = 0;
-    let inSystem = 0;
-    while (env.agents.length) {
-      const res = env.step(policy.act(observations) as Record<string, Int32Array>);
-      acc.reward += res.rewards[LAUNCHER] ?? 0;
-      inSystem += env.metrics().inSystem;
-      steps += 1;
-      observations = res.observations;
-    }
-    const m = env.metrics();
-    acc.throughput += m.throughput;
-    acc.p50Ms += m.p50Ms;
-    acc.p99Ms += m.p99Ms;
-    acc.arrived += m.arrived;
-    acc.completed += m.completed;
-    acc.meanInSystem += inSystem / Math.max(1, steps);
-    acc.endBacklog += m.inSystem;
-    acc.slo += m.sloAttainment;
+    // The harness's one episode loop, over the whole episode (no warm-up: as these results always were).
+    const r = await runEpisode(env, policy, { seed, seriesEveryMs: 0 });
+    acc.reward += r.return;
+    acc.throughput += r.throughput;
+    acc.p50Ms += r.p50Ms;
+    acc.p99Ms += r.p99Ms;
+    acc.arrived += r.arrived;
+    acc.completed += r.completed;
+    acc.meanInSystem += r.meanBacklog;
+    acc.endBacklog += r.backlog;
+    acc.slo += r.sloAttainment;
   }
   const k = 1 / seeds.length;
   return {
@@ -171,7 +163,7 @@ export function staticPolicy(env: AsyncInferenceEnv, c: StaticChoice, name = sta
  * and `seeds`: every positive level, every schedule candidate, every batch size up to the level
  * (a larger batch launches the same requests). Seeds should be tuning seeds, not evaluation seeds.
  */
-export function bestStatic(envs: AsyncInferenceEnv[], seeds: number[]): { choice: StaticChoice; reward: number; tried: number } {
+export async function bestStatic(envs: AsyncInferenceEnv[], seeds: number[]): Promise<{ choice: StaticChoice; reward: number; tried: number }> {
   const view = envs[0].view();
   const schedules = view.models[0].scheduleNames.filter((s) => view.models.every((m) => m.scheduleNames.includes(s)));
   let best: { choice: StaticChoice; reward: number } | null = null;
@@ -180,7 +172,9 @@ export function bestStatic(envs: AsyncInferenceEnv[], seeds: number[]): { choice
     for (const schedule of schedules)
       for (const batch of view.batchSizes.filter((b) => b <= perEpoch)) {
         const choice = { perEpoch, schedule, batch };
-        const reward = mean(envs.map((env) => evaluateServing(env, staticPolicy(env, choice), seeds, 0).reward));
+        const rewards: number[] = [];
+        for (const env of envs) rewards.push((await evaluateServing(env, staticPolicy(env, choice), seeds, 0)).reward);
+        const reward = mean(rewards);
         tried += 1;
         if (!best || reward > best.reward) best = { choice, reward };
       }

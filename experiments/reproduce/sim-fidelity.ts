@@ -15,7 +15,7 @@
 
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
+import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { EnvMetrics } from '../../env/metrics.js';
 import { greedyReleasePolicy } from '../../env/policies.js';
 import { type ContentionParams, ROOFLINE_SHARE } from '../../env/sim/contention.js';
@@ -23,6 +23,7 @@ import { type NativeCalibration, simVsNative } from '../../env/validate.js';
 import type { Graph } from '../../graphs/ir.js';
 import { buildModel } from '../../graphs/zoo/index.js';
 import { table } from '../format.js';
+import { runEpisode } from '../harness/episode.js';
 import { machineLine, writeFileAtomic } from '../machine.js';
 import { borderline, busyPerRequest, explain, loadRange, meets, pct, rel, simFidelityPlots } from './sim-fidelity-report.js';
 
@@ -106,19 +107,10 @@ const EPOCH_ALONE = 4;
 async function runEnv(env: AsyncInferenceEnv, schedule: string, seed: number, untilMs: number): Promise<EnvRun> {
   const policy = greedyReleasePolicy(env, { schedule, batch: 1 });
   const t0 = performance.now();
-  env.reset({ seed });
-  policy.reset(seed);
-  let steps = 0;
-  let overruns = 0;
-  while (env.agents.length && env.executor.now() < untilMs) {
-    const a = policy.act();
-    const r = env.executor.synchronous ? env.step(a) : await env.stepAsync(a);
-    steps++;
-    if (r.infos[LAUNCHER].dt > (env.epochMs * (1 + 1e-9)) / 1000) overruns++;
-  }
+  const r = await runEpisode(env, policy, { seed, untilMs, seriesEveryMs: 0 });
   const metrics = env.metrics();
   env.close();
-  return { metrics, steps, overruns, wallS: (performance.now() - t0) / 1000, loadAvg: loadavg()[0] };
+  return { metrics, steps: r.steps, overruns: r.overruns, wallS: (performance.now() - t0) / 1000, loadAvg: loadavg()[0] };
 }
 
 export async function measureSimFidelity(o: SimFidelityOptions = {}): Promise<SimFidelityResult> {

@@ -8,9 +8,11 @@
 import { initBackend } from '../../agents/backend.js';
 import { type MaddpgConfig, MaddpgTrainer } from '../../agents/maddpg.js';
 import { AsyncInferenceEnv, LAUNCHER, SCHEDULER } from '../../env/async-inference-env.js';
+import type { Policy } from '../../env/policy.js';
 import type { CostModel } from '../../graphs/cost/model.js';
 import type { Graph } from '../../graphs/ir.js';
 import type { Schedule } from '../../graphs/schedule.js';
+import { playEpisode } from '../harness/episode.js';
 
 /** Small networks and an early start: a few thousand steps on 2 shared cores. */
 export const TOP_SINGLE_CONFIG: Partial<MaddpgConfig> = {
@@ -88,17 +90,19 @@ export async function trainTopScheduler(o: TopSingleOptions): Promise<TopPick> {
     const policy = trainer.policy();
     const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
     const view = env.view();
-    for (let e = 0; e < (o.evalEpisodes ?? 3); e++) {
-      let { observations } = env.reset({ seed: 1000 + e });
-      while (env.agents.length) {
+    // The trained policy, counting its schedule picks as it acts (through the harness's episode loop).
+    const counting: Policy = {
+      name: 'top',
+      act: (observations) => {
         const act = policy.act(observations) as Record<string, Int32Array>;
         // A launch happens when the launcher releases something and requests wait; weight the
         // scheduler's choice by how many it can release (an idle choice schedules nothing).
         const released = Math.min(view.levels[act[LAUNCHER][0]], view.queueLength(0));
         counts[names[act[SCHEDULER][0]]] += released;
-        observations = env.step(act).observations;
-      }
-    }
+        return act;
+      },
+    };
+    for (let e = 0; e < (o.evalEpisodes ?? 3); e++) await playEpisode(env, counting, 1000 + e);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     // With no launch at all (a policy that never releases) the pick is undefined: say so.
     const method = total === 0 ? 'none' : names.reduce((a, b) => (counts[b] > counts[a] ? b : a));
