@@ -113,6 +113,8 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   private readonly arrivedTotal: Float64Array;
   private readonly launches = new Map<number, { model: number; arrivals: Float64Array; submitMs: number }>();
   private nextLaunchId = 0;
+  /** Requests in launches not yet finished (kept as a count: the backlog is read every step). */
+  private launchedRequests = 0;
   private seedBase = 0;
   private episode = 0;
   private steps = 0;
@@ -267,6 +269,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     const seed = `${this.seedBase}:${this.episode}`;
     this.executor.reset();
     this.launches.clear();
+    this.launchedRequests = 0;
     this.nextLaunchId = 0;
     this.steps = 0;
     this.lastDtMs = 0;
@@ -312,8 +315,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   private backlog(): number {
     let b = 0;
     for (let m = 0; m < this.M; m++) b += this.queues[m].length;
-    for (const l of this.launches.values()) b += l.arrivals.length;
-    return b;
+    return b + this.launchedRequests;
   }
 
   /** Applies both agents' actions at the current time: dequeues, batches and submits launches. */
@@ -337,6 +339,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
         for (let j = 0; j < size; j++) arrivals[j] = q.shift();
         const launch: Launch = { id: this.nextLaunchId++, model: m, schedule: sched, batch: size, micro };
         this.launches.set(launch.id, { model: m, arrivals, submitMs: this.executor.now() });
+        this.launchedRequests += size;
         this.executor.submit(launch);
         n -= size;
       }
@@ -347,6 +350,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     const l = this.launches.get(id);
     if (!l) throw new EnvError(`executor reported unknown launch ${id}`);
     this.launches.delete(id);
+    this.launchedRequests -= l.arrivals.length;
     this.c.launchDone(l.model, l.arrivals, l.submitMs, finishMs, this.models[l.model].sloMs);
   };
 
@@ -468,6 +472,11 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       out[k++] = this.lastMicro[m] / U;
     }
     return out;
+  }
+
+  /** Requests in the system now (queued + in flight): what metrics().inSystem reports, without the quantiles. */
+  inSystem(): number {
+    return this.backlog();
   }
 
   /**

@@ -1,8 +1,11 @@
 /**
  * `npm run bench` / `topsched bench [sections...]`: the project's speed and memory targets, measured
  * side by side in one run and printed as tables with the machine and date. Sections: native, sim,
- * agents, graphs (default: all). Add `--json` for machine-readable output.
+ * agents, graphs, harness (default: all). Add `--json` for machine-readable output.
  */
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { benchMaddpg } from '../agents/bench.js';
 import { benchSimulator } from '../env/bench.js';
 import { benchPlanner } from '../graphs/bench.js';
@@ -10,9 +13,10 @@ import { ZOO } from '../graphs/zoo/index.js';
 import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, twoBranchSpeedup } from '../native/bench.js';
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
+import { benchHarness } from './harness/bench.js';
 import { machineLine } from './machine.js';
 
-export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs'] as const;
+export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs', 'harness'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOptions {
@@ -140,6 +144,25 @@ function benchGraphs(print: (t: string) => void): Record<string, unknown> {
   return { planner: rows, perNodeGrowth: growth };
 }
 
+async function benchHarnessSection(print: (t: string) => void): Promise<Record<string, unknown>> {
+  const file = fileURLToPath(new URL('../../experiments/workloads/adaptation/flash-crowd.yaml', import.meta.url));
+  const b = await benchHarness(existsSync(file) ? file : 'experiments/workloads/adaptation/flash-crowd.yaml', { rounds: 11 });
+  print(
+    table(
+      ['evaluation harness (flash-crowd, 3 models, 1200 req/s)', 'measured', 'target', ''],
+      [
+        [
+          `runEpisode vs bare env.step loop, ${b.steps} steps, best of 11`,
+          `${(b.overhead * 100).toFixed(1)} % (${b.bareMs.toFixed(0)} → ${b.harnessMs.toFixed(0)} ms)`,
+          '≤ 5 %',
+          target(b.overhead <= 0.05),
+        ],
+      ],
+    ),
+  );
+  return { harness: b };
+}
+
 export async function runBench(opts: BenchOptions = {}): Promise<Record<string, unknown>> {
   const sections = opts.sections?.length ? opts.sections : [...BENCH_SECTIONS];
   const print = opts.print ?? ((t: string) => console.log(t));
@@ -150,6 +173,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<Record<string, 
     if (s === 'native') out.native = await benchNative(print, opts.leakRuns ?? 10_000);
     else if (s === 'sim') out.sim = benchSim(print);
     else if (s === 'graphs') out.graphs = benchGraphs(print);
+    else if (s === 'harness') out.harness = await benchHarnessSection(print);
     else out.agents = await benchAgents(print);
   }
   return out;

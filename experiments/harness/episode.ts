@@ -143,7 +143,7 @@ export async function playEpisode(
     observations = r.observations;
     if (hooks.onStep && !hooks.onStep({ result: r, decisionUs })) continue;
     steps += 1;
-    for (const [ag, x] of Object.entries(r.rewards)) returns[ag] = (returns[ag] ?? 0) + x;
+    for (const ag in r.rewards) returns[ag] = (returns[ag] ?? 0) + r.rewards[ag];
   }
   return { returns, steps };
 }
@@ -199,9 +199,10 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
     if (info?.dt !== undefined && info.dt > epochS) overruns++;
     decisionSum += us;
     if (us > decisionMax) decisionMax = us;
-    const m = env.metrics();
-    backlogSum += m.inSystem;
+    // The full metrics (latency quantiles) only at series samples: every step they would double the cost.
+    backlogSum += env.inSystem();
     if (every > 0 && now >= next) {
+      const m = env.metrics();
       const t = totals(m);
       const dt = (now - lastT) / 1000;
       series.push({ tS: now / 1000, arrivalRate: (t.arrived - lastArrived) / dt, goodput: (t.good - lastGood) / dt, backlog: m.inSystem });
@@ -212,7 +213,7 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
     }
     return true;
   };
-  const played = await playEpisode(env, policy, o.seed, { onStep, stop: () => env.executor.now() >= untilMs });
+  const played = await playEpisode(env, policy, o.seed, { onStep, stop: Number.isFinite(untilMs) ? () => env.executor.now() >= untilMs : undefined });
   const steps = played.steps;
   const ret = played.returns[LAUNCHER] ?? 0;
   const m = env.metrics();
