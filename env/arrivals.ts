@@ -310,7 +310,17 @@ export function parseTimestampLog(text: string, where = 'request log'): Float64A
     const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(cell);
     if (!m) throw new EnvError(`TIMESTAMP must look like 2023-11-16 18:17:03.97996, got '${cell}'`, `${where}:${i + 1}`);
     const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-    if (!Number.isFinite(ms)) throw new EnvError(`TIMESTAMP '${cell}' is not a valid date`, `${where}:${i + 1}`);
+    const back = new Date(ms);
+    // Date.UTC rolls 25:99 over into the next day; a real timestamp round-trips field by field.
+    if (
+      !Number.isFinite(ms) ||
+      back.getUTCMonth() !== +m[2] - 1 ||
+      back.getUTCDate() !== +m[3] ||
+      back.getUTCHours() !== +m[4] ||
+      back.getUTCMinutes() !== +m[5] ||
+      back.getUTCSeconds() !== +m[6]
+    )
+      throw new EnvError(`TIMESTAMP '${cell}' is not a valid date`, `${where}:${i + 1}`);
     times.push(ms / 1000 + (m[7] ? Number(m[7]) : 0));
   }
   if (times.length < 2) throw new EnvError(`needs at least two requests, got ${times.length}`, where);

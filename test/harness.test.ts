@@ -207,3 +207,23 @@ describe('specs', () => {
     expect(readFileSync(join(out, 'adaptation.md'), 'utf8')).toMatch(/Patel et al\., "Splitwise/);
   }, 120_000);
 });
+
+describe('malformed inputs of the harness', () => {
+  it('a missing workload file or a bad row of a replayed log is one error naming the place, and nothing is written', async () => {
+    const { runSpec } = await import('../experiments/harness/run.js');
+    const out = join(dir, 'bad-out');
+    const spec = (workload: string) => {
+      const f = join(dir, `spec-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(
+        f,
+        `name: x\nloads: [0.5]\nworkloads: [{ file: ${workload} }]\npolicies: [pos]\nseeds: { eval: { from: 10, count: 1 }, tuning: { from: 20, count: 1 }, train: [0] }\n`,
+      );
+      return loadSpec(f);
+    };
+    await expect(runSpec(spec(join(dir, 'nope.yaml')))).rejects.toThrow(/nope\.yaml: cannot read workload: ENOENT/);
+    writeFileSync(join(dir, 'log.csv'), 'TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.9799600,1\n2023-11-16 18:17:04,2\n2023-11-16 25:99:04,3\n');
+    writeFileSync(join(dir, 'replay.yaml'), `name: r\nmodels:\n  - { name: squeezenet1_1, arrival: { kind: replay, path: log.csv, rate: 100 } }\n`);
+    await expect(runSpec(spec(join(dir, 'replay.yaml')))).rejects.toThrow(/log\.csv:4: TIMESTAMP/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
