@@ -25,6 +25,7 @@
  * Rewards: shared, reward.ts. Metrics in every info: metrics.ts (`info.metrics`).
  */
 
+import { randomInt } from 'node:crypto';
 import type { ArrivalProcess } from './arrivals.js';
 import {
   type AgentID,
@@ -85,7 +86,8 @@ export interface EnvView {
 }
 
 export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> {
-  readonly metadata: EnvMetadata = { name: 'topsched/AsyncInference-v0', semiMdp: true };
+  /** `make(id)` names each registered variant after its id. */
+  metadata: EnvMetadata = { name: 'topsched/AsyncInference-v0', semiMdp: true };
   readonly possibleAgents: readonly AgentID[] = [LAUNCHER, SCHEDULER];
   agents: AgentID[] = [];
   readonly stateSpace: Box;
@@ -116,6 +118,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   /** Requests in launches not yet finished (kept as a count: the backlog is read every step). */
   private launchedRequests = 0;
   private seedBase = 0;
+  private seeded = false;
   private episode = 0;
   private steps = 0;
   private closed = false;
@@ -260,11 +263,21 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
 
   reset(opts: ResetOptions = {}): ResetResult<Float32Array> {
     if (this.closed) throw new EnvError('reset() on a closed env');
-    if (opts.options && Object.keys(opts.options).length) throw new EnvError(`no reset options are supported, got ${JSON.stringify(opts.options)}`, 'reset');
+    // `options` has no keys this env reads; unknown keys are accepted and ignored, as PettingZoo's
+    // parallel_api_test requires (its first reset passes one).
+    if (opts.options !== undefined && (opts.options === null || typeof opts.options !== 'object'))
+      throw new EnvError(`options must be an object, got ${JSON.stringify(opts.options)}`, 'reset');
     if (opts.seed !== undefined) {
       if (!Number.isInteger(opts.seed)) throw new EnvError(`seed must be an integer, got ${JSON.stringify(opts.seed)}`, 'reset');
       this.seedBase = opts.seed;
       this.episode = 0;
+      this.seeded = true;
+    } else if (!this.seeded) {
+      // As Gymnasium: the first reset without a seed draws one from the OS; later unseeded resets
+      // continue its episode sequence. Seeded runs are unaffected (and stay bit-reproducible).
+      this.seedBase = randomInt(0, 2 ** 31 - 1);
+      this.episode = 0;
+      this.seeded = true;
     } else this.episode++;
     const seed = `${this.seedBase}:${this.episode}`;
     this.executor.reset();

@@ -34,7 +34,12 @@ export interface StepInfo {
 }
 
 export interface ResetOptions {
+  /**
+   * Seeds the episode. Without one, the first reset of an env draws a fresh random seed (as
+   * Gymnasium does) and later resets continue from it.
+   */
   seed?: number;
+  /** Env-specific reset options; keys an env does not know are accepted and ignored (PettingZoo's convention). */
   options?: Record<string, unknown>;
 }
 

@@ -9,7 +9,7 @@
  *   topsched/AsyncInferencePipeline-v0  pre-process → H2D (pinned) → infer → D2H pipeline
  */
 import { AsyncInferenceEnv } from './async-inference-env.js';
-import { EnvError, type ParallelEnv } from './core.js';
+import { EnvError, type EnvMetadata, type ParallelEnv } from './core.js';
 import type { AsyncInferenceOptions } from './options.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: envs differ in observation and action types.
@@ -46,7 +46,10 @@ export function envSpec(id: string): EnvSpec {
 
 export function make(id: string, options: Record<string, unknown> = {}): AnyParallelEnv {
   const s = envSpec(id);
-  return s.factory({ ...s.defaults, ...options });
+  const env = s.factory({ ...s.defaults, ...options });
+  // Each registered variant carries its own name (PettingZoo's metadata['name']).
+  if (env.metadata?.name !== id) (env as { metadata: EnvMetadata }).metadata = { ...env.metadata, name: id };
+  return env;
 }
 
 const asyncInference: EnvFactory = (o) => new AsyncInferenceEnv(o as AsyncInferenceOptions);

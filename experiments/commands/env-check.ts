@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { CheckError, checkParallelEnv, envSpec, loadWorkloadFile, make, registeredEnvs } from '../../env/index.js';
+import { parallelApiTest, parallelSeedTest } from '../../env/pettingzoo-tests.js';
 import { printJson, table } from '../format.js';
 import { intOption } from './options.js';
 
@@ -31,7 +32,12 @@ export function registerEnvCheck(program: Command): void {
       const results = registeredEnvs().map((id) => {
         const t0 = performance.now();
         try {
-          const r = checkParallelEnv(() => make(id, { maxSteps: opts.maxSteps, ...(workload ? { workload } : {}) }), { steps: opts.steps, seed: opts.seed });
+          const factory = () => make(id, { maxSteps: opts.maxSteps, ...(workload ? { workload } : {}) });
+          const r = checkParallelEnv(factory, { steps: opts.steps, seed: opts.seed });
+          // PettingZoo's own tests as upstream wrote them (their warnings are failures here).
+          const warnings = parallelApiTest(factory(), 1000);
+          if (warnings.length) throw new CheckError(warnings.map((w) => `parallel_api_test: ${w}`));
+          parallelSeedTest(factory, 500);
           return { id, description: envSpec(id).description, pass: true, failures: [] as string[], ...r, seconds: (performance.now() - t0) / 1000 };
         } catch (e) {
           const failures = e instanceof CheckError ? e.failures : [(e as Error).message];
