@@ -57,6 +57,31 @@ export interface MaddpgConfig {
   dtUnit: number;
   /** Truncate episodes after this many steps (openai's max_episode_len); 0 = only the env ends them. */
   maxEpisodeSteps: number;
+  /**
+   * The other agents' actions in agent k's policy gradient: 'buffer' (TOP / openai MADDPG: the
+   * actions stored with the transition) or 'current' (sampled from their current policies, a
+   * centralised policy gradient as in FACMAC, Peng et al. 2021): agent k then improves against what
+   * its partners do now, not what they did when exploring — the cure for relative overgeneralisation
+   * that coordination needs. 'best-response': each partner plays, per sample, the action that
+   * maximises agent k's critic given k's own sampled action (optimistic joint-action learning after
+   * Lauer & Riedmiller 2000, done in the actor): an agent then values its action by the best
+   * partner reply, which is what escapes relative overgeneralisation. Partners whose action set has
+   * more than BEST_RESPONSE_MAX joint choices fall back to 'current'.
+   */
+  otherActions: 'buffer' | 'current' | 'best-response';
+  /**
+   * Hysteretic critic (Matignon et al. 2007): TD errors that would lower Q are weighted by this
+   * factor (1 = the standard critic). Below 1 the critic is optimistic: a partner's exploration
+   * mistakes do not drag down the value of the joint action that would be optimal.
+   */
+  hysteresis: number;
+  /**
+   * 'best-response' only: anneal the optimism over this many updates — the actor's value is
+   * λ·(best partner reply) + (1 − λ)·(partners' current policies), λ going from 1 to 0 (lenient
+   * learning: optimistic while the critic is young, then coordinated with what partners really do,
+   * so that two optima cannot leave the agents on different ones). 0: λ = 1 throughout.
+   */
+  optimismUpdates: number;
 }
 
 /** openai/maddpg's train.py defaults. */
@@ -79,6 +104,9 @@ export const MADDPG_DEFAULTS: MaddpgConfig = {
   shareActor: false,
   dtUnit: 1,
   maxEpisodeSteps: 25,
+  otherActions: 'buffer',
+  hysteresis: 1,
+  optimismUpdates: 0,
 };
 
 export function resolveConfig(partial: Partial<MaddpgConfig> = {}): MaddpgConfig {
@@ -92,8 +120,30 @@ export function resolveConfig(partial: Partial<MaddpgConfig> = {}): MaddpgConfig
   if (!(c.gamma >= 0 && c.gamma <= 1)) throw bad('gamma', 'must be in [0, 1]');
   if (!(c.tau > 0 && c.tau <= 1)) throw bad('tau', 'must be in (0, 1]');
   if (!(c.gradClip >= 0) || !(c.actorReg >= 0)) throw bad('gradClip', 'and actorReg must be ≥ 0');
+  if (!['buffer', 'current', 'best-response'].includes(c.otherActions)) throw bad('otherActions', "must be 'buffer', 'current' or 'best-response'");
+  if (!(c.hysteresis > 0 && c.hysteresis <= 1)) throw bad('hysteresis', 'must be in (0, 1]');
+  if (!Number.isInteger(c.optimismUpdates) || c.optimismUpdates < 0) throw bad('optimismUpdates', 'must be a non-negative integer');
   if (!c.hidden.length || c.hidden.some((h) => !Number.isInteger(h) || h < 1)) throw bad('hidden', 'must be positive integers');
   return c;
+}
+
+/** Partners with more joint action choices than this are not enumerated by 'best-response'. */
+export const BEST_RESPONSE_MAX = 256;
+
+/** One-hot rows (concatenated per head) of every joint choice of a MultiDiscrete layout. */
+function jointChoices(heads: readonly number[]): Float32Array[] {
+  let combos: number[][] = [[]];
+  for (const n of heads) combos = combos.flatMap((c) => Array.from({ length: n }, (_, i) => [...c, i]));
+  const width = heads.reduce((a, b) => a + b, 0);
+  return combos.map((c) => {
+    const row = new Float32Array(width);
+    let off = 0;
+    c.forEach((i, h) => {
+      row[off + i] = 1;
+      off += heads[h];
+    });
+    return row;
+  });
 }
 
 // ─── 2. Networks ────────────────────────────────────────────────────────────────────────────────
@@ -111,6 +161,8 @@ export interface UpdateStats {
 
 /** Actors, critics, their targets and optimizers; knows nothing about envs. */
 export class MaddpgNetworks {
+  /** λ of 'best-response' (set by the trainer from its update count; 1 without annealing). */
+  optimism = 1;
   readonly actors: Mlp[];
   readonly targetActors: Mlp[];
   readonly critics: Mlp[];
@@ -196,7 +248,11 @@ export class MaddpgNetworks {
       this.criticOpts[k],
       () => {
         const q = this.critics[k].apply(tf.concat([b.state, ...b.acts], 1) as tf.Tensor2D);
-        return tf.mean(tf.square(tf.sub(q, y))) as tf.Scalar;
+        const td = tf.sub(y, q);
+        if (cfg.hysteresis === 1) return tf.mean(tf.square(td)) as tf.Scalar;
+        // Hysteretic: an error that would lower Q (y < q) counts with weight `hysteresis`
+        // (written with relu so that every op has a gradient on every tfjs backend).
+        return tf.mean(tf.add(tf.square(tf.relu(td)), tf.mul(cfg.hysteresis, tf.square(tf.relu(tf.neg(td)))))) as tf.Scalar;
       },
       cfg.gradClip,
       cfg.clipMode,
@@ -208,8 +264,33 @@ export class MaddpgNetworks {
   /** The actor loss of agent k: −Q_k with its own action resampled from the actor, plus the logit penalty. */
   private actorLoss(k: number, b: Batch, rng: Rng): tf.Scalar {
     const logits = this.logits(k, b.obs[k]);
-    const acts = b.acts.map((a, j) => (j === k ? this.sample(k, logits, rng) : a));
-    const q = this.critics[k].apply(tf.concat([b.state, ...acts], 1) as tf.Tensor2D);
+    const mode = this.cfg.otherActions;
+    // Partners' actions: as stored, or what their current policies would do (no gradient reaches
+    // them: only agent k's actor is in this step's variables).
+    const acts = b.acts.map((a, j) => (j === k ? this.sample(k, logits, rng) : mode === 'buffer' ? a : this.sample(j, this.logits(j, b.obs[j]), rng)));
+    let q = this.critics[k].apply(tf.concat([b.state, ...acts], 1) as tf.Tensor2D);
+    const qCurrent = q;
+    if (mode === 'best-response' && this.optimism > 0) {
+      // Each enumerable partner in turn replies with the action that maximises Q given the rest.
+      for (let j = 0; j < acts.length; j++) {
+        if (j === k) continue;
+        const choices = jointChoices(this.layout[j].codec.heads);
+        if (choices.length > BEST_RESPONSE_MAX) continue;
+        const qs = choices.map((row) => {
+          const tiled = tf.tile(tf.tensor2d(row, [1, row.length]), [b.rows, 1]);
+          return this.critics[k].apply(tf.concat([b.state, ...acts.map((a, i) => (i === j ? tiled : a))], 1) as tf.Tensor2D);
+        });
+        const stacked = tf.concat(qs, 1);
+        const best = tf.argMax(stacked, 1).dataSync();
+        const reply = new Float32Array(b.rows * choices[0].length);
+        best.forEach((c, r) => {
+          reply.set(choices[c], r * choices[0].length);
+        });
+        acts[j] = tf.tensor2d(reply, [b.rows, choices[0].length]);
+        q = tf.max(stacked, 1, true) as tf.Tensor2D;
+      }
+      if (this.optimism < 1) q = tf.add(tf.mul(this.optimism, q), tf.mul(1 - this.optimism, qCurrent)) as tf.Tensor2D;
+    }
     return tf.add(tf.neg(tf.mean(q)), tf.mul(this.cfg.actorReg, tf.mean(tf.square(logits)))) as tf.Scalar;
   }
 
@@ -444,8 +525,9 @@ export class MaddpgTrainer {
 
   /** One update round: per agent a fresh batch, a critic step, an actor step; then soft target updates. */
   update(): UpdateStats {
-    const { batchSize } = this.cfg;
+    const { batchSize, optimismUpdates } = this.cfg;
     const stats: UpdateStats = { criticLoss: [], actorLoss: [] };
+    this.nets.optimism = optimismUpdates > 0 ? Math.max(0, 1 - this.counters.updates / optimismUpdates) : 1;
     const batches: Batch[] = [];
     this.layout.forEach((_, k) => {
       const b = this.toBatch(this.buffer.sample(batchSize, this.rngs.sample), batchSize);

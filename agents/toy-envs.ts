@@ -251,3 +251,100 @@ export class OffsetGame implements ParallelEnv<Float32Array, unknown> {
     this.agents = [];
   }
 }
+
+/**
+ * A repeated two-player cooperative matrix game: both agents see a constant observation, pick a
+ * row / column (Discrete(n)) and receive payoff[row][col], for `steps` one-step rounds. The classic
+ * relative-overgeneralisation games: against a uniformly random partner the optimal action's
+ * expected payoff is *not* the best, so independent-looking learners settle on a safe suboptimum.
+ *
+ *  - climbing (Claus & Boutilier 1998): optimum (0, 0) = 11, next to −30 penalties; the safe
+ *    equilibrium (2, 2) pays 5.
+ *  - penalty (k = −100): optima (0, 0) and (2, 2) = 10, miscoordination between them costs 100;
+ *    the safe (1, 1) pays 2.
+ */
+export const MATRIX_GAMES: Record<string, number[][]> = {
+  climbing: [
+    [11, -30, 0],
+    [-30, 7, 6],
+    [0, 0, 5],
+  ],
+  penalty: [
+    [10, 0, -100],
+    [0, 2, 0],
+    [-100, 0, 10],
+  ],
+};
+
+export class MatrixGame implements ParallelEnv<Float32Array, number> {
+  readonly metadata: { name: string };
+  readonly possibleAgents: readonly AgentID[] = ['row', 'col'];
+  agents: AgentID[] = [];
+  readonly stateSpace = new Box(0, 1, [1]);
+  private readonly obsSpace = new Box(0, 1, [1]);
+  private readonly actSpace: Discrete;
+  private t = 0;
+
+  constructor(
+    readonly payoff: number[][],
+    readonly steps = 1,
+    name = 'matrix',
+  ) {
+    if (!payoff.length || payoff.some((r) => r.length !== payoff.length)) throw new EnvError('payoff must be a square matrix', 'MatrixGame');
+    this.metadata = { name: `topsched/MatrixGame-${name}-v0` };
+    this.actSpace = new Discrete(payoff.length);
+  }
+
+  static named(name: keyof typeof MATRIX_GAMES | string, steps = 1): MatrixGame {
+    const p = MATRIX_GAMES[name];
+    if (!p) throw new EnvError(`no matrix game '${name}' (games: ${Object.keys(MATRIX_GAMES).join(', ')})`, 'MatrixGame');
+    return new MatrixGame(p, steps, name);
+  }
+
+  /** The best joint payoff per round. */
+  optimum(): number {
+    return Math.max(...this.payoff.flat());
+  }
+
+  observationSpace(agent: AgentID): Box {
+    checkAgent(agent, this.possibleAgents);
+    return this.obsSpace;
+  }
+
+  actionSpace(agent: AgentID): Discrete {
+    checkAgent(agent, this.possibleAgents);
+    return this.actSpace;
+  }
+
+  state(): Float32Array {
+    return Float32Array.of(1);
+  }
+
+  reset(_opts: ResetOptions = {}): ResetResult<Float32Array> {
+    this.t = 0;
+    this.agents = [...this.possibleAgents];
+    const obs = () => Float32Array.of(1);
+    return { observations: { row: obs(), col: obs() }, infos: { row: { dt: 1 }, col: { dt: 1 } } };
+  }
+
+  step(actions: Record<AgentID, number>): StepResult<Float32Array> {
+    checkActions(this, actions);
+    const r = this.payoff[actions.row][actions.col];
+    this.t += 1;
+    const done = this.t >= this.steps;
+    const flag = { row: done, col: done };
+    if (done) this.agents = [];
+    const info: StepInfo = { dt: 1 };
+    return {
+      observations: { row: Float32Array.of(1), col: Float32Array.of(1) },
+      rewards: { row: r, col: r },
+      terminations: flag,
+      truncations: { row: false, col: false },
+      infos: { row: info, col: { ...info } },
+    };
+  }
+
+  close(): void {
+    this.agents = [];
+  }
+}

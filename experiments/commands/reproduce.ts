@@ -103,7 +103,7 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'adaptation',
-    minutes: 45,
+    minutes: 47,
     description:
       'seven workloads (steady, bursty, diurnal, flash crowd, popularity shift, two held-out Azure replays) × two loads: MADDPG vs tuned baselines, 95 % intervals',
     run: async (outDir, log, opts) => {

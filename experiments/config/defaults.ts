@@ -47,6 +47,9 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
     shareActor: false,
     dtUnit: 0.01,
     maxEpisodeSteps: 200,
+    otherActions: 'buffer',
+    hysteresis: 1,
+    optimismUpdates: 0,
   },
   train: {
     steps: 30_000,
@@ -117,6 +120,10 @@ export const FIELD_DOCS: Record<string, string> = {
   'agent.shareActor': 'One actor for all agents (needs equal layouts; off for launcher + scheduler).',
   'agent.dtUnit': 'Env seconds per discount step: 0.01 = one 10 ms epoch.',
   'agent.maxEpisodeSteps': 'Truncate training episodes after this many steps (0: only the env ends them).',
+  'agent.otherActions':
+    "Partners' actions in each actor's gradient: buffer (TOP-faithful MADDPG) | current (their current policies: a centralised policy gradient) | best-response (the partner reply that maximises the critic: escapes relative overgeneralisation).",
+  'agent.optimismUpdates': "best-response only: anneal the optimism to the partners' current policies over this many updates (0: never).",
+  'agent.hysteresis': 'Weight of TD errors that lower Q (1: standard critic; < 1: hysteretic, optimistic about partners).',
   train: 'The training loop.',
   'train.steps': 'Total env steps (a resumed run continues up to this).',
   'train.backend': 'tfjs backend: wasm | cpu | auto | tensorflow | tensorflow-gpu (wasm and cpu are bit-reproducible).',

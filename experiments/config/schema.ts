@@ -77,6 +77,9 @@ export const AgentConfigSchema = z
     shareActor: z.boolean(),
     dtUnit: pos(MILLION),
     maxEpisodeSteps: int(0, BILLION),
+    otherActions: z.enum(['buffer', 'current', 'best-response']),
+    hysteresis: z.number().gt(0).max(1),
+    optimismUpdates: int(0, BILLION),
   })
   .strict();
 

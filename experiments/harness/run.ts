@@ -120,8 +120,9 @@ export interface RunSpecOptions {
 export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecResults> {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
-  // The commit the run started from (the code that produced the numbers).
+  // The machine and commit the run started from (the code that produced the numbers).
   const git = gitInfo();
+  const machine = machineLine();
   const base = { ...(spec.env as AsyncInferenceOptions), executor: spec.executor } as AsyncInferenceOptions;
   const evalSeeds = range(spec.seeds.eval);
   const tuneSeeds = range(spec.seeds.tuning);
@@ -297,7 +298,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
     name: spec.name,
     scale: spec.scale,
     executor: spec.executor,
-    machine: machineLine(),
+    machine,
     date: new Date().toISOString().slice(0, 10),
     commit: `${git.commit}${git.dirty ? ' (dirty)' : ''}`,
     command: o.command ?? `topsched reproduce ${spec.name}${spec.scale === 'default' ? '' : ` --scale ${spec.scale}`}`,

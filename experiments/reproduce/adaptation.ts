@@ -171,7 +171,7 @@ export function adaptationMarkdown(r: SpecResults): string {
   const lines: string[] = [
     '# adaptation: when does learned scheduling pay?',
     '',
-    `Machine: ${r.machine}. Date: ${r.date}. Commit: ${r.commit}. Command: \`${r.command}\` (scale ${r.scale}, ${fmt(r.wallS / 60, 1)} min). Executor: ${r.executor === 'sim' ? 'the simulator with roofline V100 costs' : 'the native executor'}.`,
+    `Machine: ${r.machine} (date and commit when the run started). Command: \`${r.command}\` (scale ${r.scale}, ${fmt(r.wallS / 60, 1)} min). Executor: ${r.executor === 'sim' ? 'the simulator with roofline V100 costs' : 'the native executor'}.`,
     '',
     `Three models with mixed SLOs (squeezenet1_1 10 ms, resnet50 50 ms, bert_layer 200 ms; shares 50 / 30 / 20 %) under seven workload shapes at ${[...new Set(r.rows.map((x) => x.load))].join(' and ')} of each workload's calibrated capacity (${Object.entries(
       r.capacity,
