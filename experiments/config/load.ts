@@ -15,7 +15,8 @@ import { ConfigError, type RunConfig, validateRunConfig } from './schema.js';
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function readYaml(file: string, what: string): unknown {
+/** Reads a YAML file; errors (unreadable, too large, invalid, a forbidden key) name the file. */
+export function readYaml(file: string, what: string): unknown {
   let text: string;
   try {
     text = readTextBounded(file, what);

@@ -14,8 +14,8 @@ import type { ParallelEnv, StepResult } from '../../env/core.js';
 import type { EnvMetrics } from '../../env/metrics.js';
 import type { Policy } from '../../env/policy.js';
 
-export interface ModelEpisode {
-  name: string;
+/** What is measured of requests, per model and overall (see env/metrics.ts for the definitions). */
+export interface RequestMetrics {
   goodput: number;
   attainment: number;
   sloAttainment: number;
@@ -29,6 +29,10 @@ export interface ModelEpisode {
   arrived: number;
   completed: number;
   dropped: number;
+}
+
+export interface ModelEpisode extends RequestMetrics {
+  name: string;
 }
 
 /** One sample of the time series, every `seriesEveryMs` of env time. */
@@ -42,7 +46,7 @@ export interface SeriesPoint {
   backlog: number;
 }
 
-export interface EpisodeResult {
+export interface EpisodeResult extends RequestMetrics {
   seed: number;
   /** Steps after the warm-up. */
   steps: number;
@@ -50,19 +54,6 @@ export interface EpisodeResult {
   /** Seconds of env time measured. */
   seconds: number;
   return: number;
-  goodput: number;
-  attainment: number;
-  sloAttainment: number;
-  throughput: number;
-  p50Ms: number;
-  p90Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  meanQueueMs: number;
-  meanComputeMs: number;
-  arrived: number;
-  completed: number;
-  dropped: number;
   /** Requests in the system at the end, and averaged over the measured steps. */
   backlog: number;
   meanBacklog: number;

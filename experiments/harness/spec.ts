@@ -15,11 +15,8 @@
  *   seeds: { eval: { from: 1000, count: 10 }, tuning: { from: 2000, count: 2 }, train: [0, 1, 2, 3, 4] }
  */
 import { dirname, resolve } from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
-import { readTextBounded } from '../../graphs/limits.js';
-import { deepMerge } from '../config/load.js';
-import { checkNoForbiddenKeys } from '../config/overrides.js';
+import { deepMerge, readYaml } from '../config/load.js';
 import { AgentConfigSchema, ConfigError, formatIssues, MAX_SEED } from '../config/schema.js';
 
 export const BASELINE_POLICIES = ['best-static', 'rate-adaptive', 'deadline-aware', 'triton', 'pos', 'one-at-a-time', 'greedy-release'] as const;
@@ -77,14 +74,7 @@ export type Spec = z.output<typeof SpecSchema> & { baseDir: string; file: string
 
 /** Reads and checks a spec; `scale` picks one of its `scales` to merge over it. Errors name the file and field. */
 export function loadSpec(file: string, scale = 'default'): Spec {
-  const text = readTextBounded(file, 'spec');
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, [`invalid YAML: ${(e as Error).message.split('\n')[0]}`]);
-  }
-  checkNoForbiddenKeys(doc, file);
+  const doc = readYaml(file, 'spec');
   const first = SpecSchema.safeParse(doc);
   if (!first.success) throw new ConfigError(file, formatIssues(first.error.issues, doc));
   let merged: unknown = doc;
