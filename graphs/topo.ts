@@ -2,6 +2,7 @@
  * Topological utilities over the operator DAG. Edges are node-to-node data dependencies (a node
  * reading a tensor another node writes); graph inputs and initializers add no edges.
  */
+import { Heap } from './heap.js';
 import { type Graph, GraphError, type Node } from './ir.js';
 
 /** Node-index adjacency: preds[i] and succs[i] hold indices into graph.nodes, sorted, deduplicated. */
@@ -44,42 +45,13 @@ export function topoOrder(dag: Dag): number[] {
   const n = dag.nodes.length;
   const indeg = dag.preds.map((p) => p.length);
   // A binary heap keeps the order stable without an O(n²) scan.
-  const heap: number[] = [];
-  const push = (v: number) => {
-    heap.push(v);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (heap[p] <= heap[i]) break;
-      [heap[p], heap[i]] = [heap[i], heap[p]];
-      i = p;
-    }
-  };
-  const pop = (): number => {
-    const top = heap[0];
-    const last = heap.pop() as number;
-    if (heap.length) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l] < heap[m]) m = l;
-        if (r < heap.length && heap[r] < heap[m]) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i], heap[m]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  for (let i = 0; i < n; i++) if (indeg[i] === 0) push(i);
+  const heap = new Heap<number>((a, b) => a < b);
+  for (let i = 0; i < n; i++) if (indeg[i] === 0) heap.push(i);
   const order: number[] = [];
-  while (heap.length) {
-    const v = pop();
+  while (heap.size) {
+    const v = heap.pop() as number;
     order.push(v);
-    for (const s of dag.succs[v]) if (--indeg[s] === 0) push(s);
+    for (const s of dag.succs[v]) if (--indeg[s] === 0) heap.push(s);
   }
   if (order.length !== n) {
     const stuck = dag.nodes.filter((_, i) => indeg[i] > 0).map((x) => x.id);

@@ -229,22 +229,10 @@ export class NativeExecutor {
     for (const v of [...graph.initializers, ...graph.inputs]) bytes += numel(v.shape) * dtypeBytes(v.dtype);
     checkAllocation(bytes, `model '${graph.name}': weights and inputs`);
     const doc = modelDocument(graph, { seed });
-    const id = await this.track(this.native.loadModel(doc.json, doc.buffer));
+    const id = await this.native.loadModel(doc.json, doc.buffer);
     const h = new ModelHandle(id, doc.graph, seed, doc.inputs);
     this.models.add(h);
     return h;
-  }
-
-  /** Loads and profiles still running: close() waits for them. */
-  private readonly pending = new Set<Promise<unknown>>();
-  private closed = false;
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('executor is closed'));
-    this.pending.add(p);
-    const done = () => this.pending.delete(p);
-    p.then(done, done);
-    return p;
   }
 
   kernels(model: ModelHandle): KernelInfo[] {
@@ -383,8 +371,8 @@ export class NativeExecutor {
 
   /** Times ops, stages and co-run pairs of one (model, schedule); run it while nothing else runs. */
   async profile(model: ModelHandle, schedule: Schedule, opts: ProfileOptions = {}): Promise<NativeProfile> {
-    const id = await this.track(this.prepare(model, schedule));
-    return JSON.parse(await this.track(this.native.profile(id, JSON.stringify(opts)))) as NativeProfile;
+    const id = await this.prepare(model, schedule);
+    return JSON.parse(await this.native.profile(id, JSON.stringify(opts))) as NativeProfile;
   }
 
   /** Arena pool and caching-allocator figures; resetPeaks starts a new peak window. */
@@ -408,12 +396,6 @@ export class NativeExecutor {
    * (the native side waits for them) and their promises then reject; later calls reject at once.
    */
   close(): void {
-    this.closed = true;
     this.native.close();
-  }
-
-  /** Resolves once every load and profile started before it has settled (close() needs no await). */
-  async idle(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
   }
 }

@@ -21,7 +21,9 @@
  * chains up to r) — the prior GpgPolicy starts from; the learned scores and weights decide what to
  * defer or join instead.
  */
+
 import type { CostModel } from '../../graphs/cost/model.js';
+import { Heap } from '../../graphs/heap.js';
 import type { Schedule, Stage } from '../../graphs/schedule.js';
 import type { GraphInput } from './features.js';
 
@@ -89,50 +91,11 @@ export interface Ranking {
 }
 
 /** Max-heap of node indices by (score desc, topological position asc). */
-class CandidateHeap {
-  private a: number[] = [];
-  constructor(
-    private readonly score: Float32Array,
-    private readonly pos: Int32Array,
-  ) {}
-  get size(): number {
-    return this.a.length;
-  }
-  private before(x: number, y: number): boolean {
-    const d = this.score[x] - this.score[y];
-    return d > 0 || (d === 0 && this.pos[x] < this.pos[y]);
-  }
-  push(v: number): void {
-    const a = this.a;
-    a.push(v);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(a[i], a[p])) break;
-      [a[i], a[p]] = [a[p], a[i]];
-      i = p;
-    }
-  }
-  pop(): number {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop() as number;
-    if (a.length) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.before(a[l], a[m])) m = l;
-        if (r < a.length && this.before(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
+function candidateHeap(score: Float32Array, pos: Int32Array): Heap<number> {
+  return new Heap<number>((x, y) => {
+    const d = score[x] - score[y];
+    return d > 0 || (d === 0 && pos[x] < pos[y]);
+  });
 }
 
 export function sigmoid(z: number): number {
@@ -170,7 +133,7 @@ export function decodePartition(g: GraphInput, cost: CostModel, scores: Float32A
 
   while (placedCount < n) {
     if (!ready.length) throw new Error(`gpg decode: no ready operator in '${graph.name}' with ${n - placedCount} left (cycle?)`);
-    const heap = new CandidateHeap(scores, topoPos);
+    const heap = candidateHeap(scores, topoPos);
     for (const v of ready) heap.push(v);
     const comps = new Map<number, number[]>();
     let nextComp = 0;
@@ -203,16 +166,16 @@ export function decodePartition(g: GraphInput, cost: CostModel, scores: Float32A
       // Take it out of the heap: rebuild without it.
       const rest: number[] = [];
       while (heap.size) {
-        const v = heap.pop();
+        const v = heap.pop() as number;
         if (v !== first) rest.push(v);
       }
       for (const v of rest) heap.push(v);
-    } else first = heap.pop();
+    } else first = heap.pop() as number;
     add(first, joinsOf(first));
     stageLat = groupLatency([...comps.values()]);
     const skipped: number[] = [];
     while (heap.size) {
-      const v = heap.pop();
+      const v = heap.pop() as number;
       const join = joinsOf(v);
       const size = 1 + join.reduce((s, c) => s + (comps.get(c) as number[]).length, 0);
       const groups = comps.size - join.length + 1;

@@ -23,9 +23,6 @@ import { machineLine } from '../machine.js';
 import { RUN_FILES, writeJsonAtomic } from '../run-dir.js';
 import { choiceOption, intOption } from './options.js';
 
-/** The one Policy interface (env/policy.ts), for the agents and both baseline families. */
-export type EvalPolicy = Policy;
-
 export interface EpisodeRow {
   seed: number;
   steps: number;
@@ -67,7 +64,7 @@ export function envOptions(cfg: RunConfig, executor: 'sim' | 'native' = 'sim'): 
   return { ...(cfg.env as AsyncInferenceOptions), executor };
 }
 
-export function baselinePolicy(name: string, env: AsyncInferenceEnv, seed: number): EvalPolicy {
+export function baselinePolicy(name: string, env: AsyncInferenceEnv, seed: number): Policy {
   if ((ENV_BASELINES as readonly string[]).includes(name)) {
     const p = makePolicy(name, env, { seed });
     return renamed(p, name);
@@ -76,13 +73,13 @@ export function baselinePolicy(name: string, env: AsyncInferenceEnv, seed: numbe
   return renamed(p, name);
 }
 
-export function agentPolicy(trainer: MaddpgTrainer, name = 'maddpg'): EvalPolicy {
+export function agentPolicy(trainer: MaddpgTrainer, name = 'maddpg'): Policy {
   const p = trainer.policy();
   return { name, act: (o) => p.act(o) };
 }
 
 /** One episode through the harness's loop (no warm-up: the whole episode, as train's results always were). */
-async function episode(env: AsyncInferenceEnv, policy: EvalPolicy, seed: number): Promise<EpisodeRow> {
+async function episode(env: AsyncInferenceEnv, policy: Policy, seed: number): Promise<EpisodeRow> {
   const r = await runEpisode(env, policy, { seed, seriesEveryMs: 0 });
   return {
     seed,
@@ -98,7 +95,7 @@ async function episode(env: AsyncInferenceEnv, policy: EvalPolicy, seed: number)
 }
 
 /** Every policy on seeds seed..seed+episodes−1, in order; means over episodes. */
-export async function evaluatePolicies(env: AsyncInferenceEnv, policies: EvalPolicy[], episodes: number, seed: number): Promise<PolicyEval[]> {
+export async function evaluatePolicies(env: AsyncInferenceEnv, policies: Policy[], episodes: number, seed: number): Promise<PolicyEval[]> {
   const out: PolicyEval[] = [];
   for (const p of policies) {
     const rows: EpisodeRow[] = [];

@@ -78,8 +78,8 @@ export interface EpisodeOptions {
   seriesEveryMs?: number;
 }
 
-const pick = (m: EnvMetrics['models'][number]): ModelEpisode => ({
-  name: m.name,
+/** The request metrics of the env's overall or per-model figures (the same fields in both). */
+const requestMetrics = (m: RequestMetrics): RequestMetrics => ({
   goodput: m.goodput,
   attainment: m.attainment,
   sloAttainment: m.sloAttainment,
@@ -214,25 +214,13 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
     warmupS: warmupMs / 1000,
     seconds: (m.timeMs - m.windowStartMs) / 1000,
     return: ret,
-    goodput: m.goodput,
-    attainment: m.attainment,
-    sloAttainment: m.sloAttainment,
-    throughput: m.throughput,
-    p50Ms: m.p50Ms,
-    p90Ms: m.p90Ms,
-    p95Ms: m.p95Ms,
-    p99Ms: m.p99Ms,
-    meanQueueMs: m.meanQueueMs,
-    meanComputeMs: m.meanComputeMs,
-    arrived: m.arrived,
-    completed: m.completed,
-    dropped: m.dropped,
+    ...requestMetrics(m),
     backlog: m.inSystem,
     meanBacklog: backlogSum / Math.max(1, steps),
     overruns,
     decisionUsMean: decisionSum / Math.max(1, steps),
     decisionUsMax: decisionMax,
-    models: m.models.map(pick),
+    models: m.models.map((x) => ({ name: x.name, ...requestMetrics(x) })),
     series,
   };
 }

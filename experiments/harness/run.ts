@@ -221,7 +221,6 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         else if (p === 'greedy-release') policies.push({ name: p, kind: 'baseline', policy: greedyReleasePolicy(env), setup: 'largest batch', budget: 0 });
       }
       const tag = `${name}@${cell.load}`;
-      let staticEps: EpisodeResult[] | null = null;
       const evalAll = async (policy: Policy) => {
         const eps: EpisodeResult[] = [];
         for (const seed of evalSeeds) eps.push(await runEpisode(env, policy, { seed, warmupS: spec.warmupS }));
@@ -232,6 +231,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         eps: EpisodeResult[],
         ratio: ResultRow['vsBestStatic'],
         seeds: number[],
+        goodput?: ResultRow['goodput'],
       ) => {
         rows.push({
           workload: name,
@@ -242,13 +242,14 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
           seeds,
           episodes: eps.length,
           ...summarise(eps, `${tag}:${p.name}`),
+          ...(goodput ? { goodput } : {}),
           vsBestStatic: ratio,
           setup: p.setup,
           budgetSteps: p.budget,
         });
         if (seriesFor(name)) series.push({ workload: name, load: cell.load, policy: p.name, points: meanSeries(eps) });
       };
-      staticEps = await evalAll(staticPolicy(env, tunedStatic.config));
+      const staticEps = await evalAll(staticPolicy(env, tunedStatic.config));
       const staticGood = staticEps.map((e) => e.goodput);
       for (const p of policies) {
         const eps = p.name === 'best-static' ? staticEps : await evalAll(p.policy);
@@ -280,12 +281,11 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
           all,
           { goodputRatio: ri.mean, ci95: ri.ci95 },
           spec.seeds.train,
-        );
-        // Goodput interval over training seeds, too (each seed's mean over evaluation episodes).
-        const last = rows[rows.length - 1];
-        last.goodput = meanInterval(
-          perSeed.map((eps) => mean(eps.map((e) => e.goodput))),
-          `${tag}:${l}:goodput`,
+          // The goodput interval over training seeds too (each seed's mean over evaluation episodes).
+          meanInterval(
+            perSeed.map((eps) => mean(eps.map((e) => e.goodput))),
+            `${tag}:${l}:goodput`,
+          ),
         );
       }
       log(`${tag}: ${policies.length + learned.length} policies in ${((performance.now() - tc) / 1000).toFixed(1)} s`);

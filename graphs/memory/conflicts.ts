@@ -12,6 +12,7 @@
  * of one group meet when their position ranges overlap (a sweep over the group's ranges).
  * Traces. Two tensors conflict iff some of their [alloc, free] intervals overlap: one sweep.
  */
+import { Heap } from '../heap.js';
 import type { Footprint, ScheduleLifetime, TraceLifetime } from './lifetimes.js';
 
 /** Adjacency lists, sorted and without duplicates; adj[i] never holds i. */
@@ -23,48 +24,13 @@ interface Span {
   to: number;
 }
 
-/** A binary min-heap of spans ordered by `to`. */
-class EndHeap {
-  readonly items: Span[] = [];
-  push(s: Span): void {
-    const h = this.items;
-    h.push(s);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p].to <= h[i].to) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-  /** Drops every span ending before `at`. */
-  dropBefore(at: number): void {
-    const h = this.items;
-    while (h.length && h[0].to < at) {
-      const last = h.pop() as Span;
-      if (!h.length) break;
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l].to < h[m].to) m = l;
-        if (r < h.length && h[r].to < h[m].to) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-  }
-}
-
 /** Calls pair(a, b) for every two spans whose closed ranges overlap (sweep by start). */
 export function overlappingPairs(spans: Span[], pair: (a: number, b: number) => void): void {
   const sorted = [...spans].sort((x, y) => x.from - y.from || x.to - y.to);
-  const live = new EndHeap();
+  // Spans still open, by end: those ending before a start can never meet a later span.
+  const live = new Heap<Span>((x, y) => x.to < y.to);
   for (const s of sorted) {
-    live.dropBefore(s.from);
+    while (live.size && (live.peek() as Span).to < s.from) live.pop();
     for (const o of live.items) pair(o.id, s.id);
     live.push(s);
   }
