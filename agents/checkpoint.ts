@@ -8,14 +8,17 @@
  *
  * `saveMaddpg` / `loadMaddpg` capture a MADDPG trainer completely: networks and targets, Adam
  * moments and step counts, the replay buffer, the RNG streams, the step / episode / update
- * counters. A trainer saved between episodes and loaded again continues exactly as if it had never
+ * counters. `saveMappo` / `loadMappo` do the same for MAPPO (no replay buffer; its value-normalisation
+ * statistics instead). A trainer saved between episodes and loaded again continues exactly as if it had never
  * stopped (the env is re-seeded per episode from the episode index).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ParallelEnv } from '../env/core.js';
+import type { VectorParallelEnv } from '../env/vector.js';
 import { type MaddpgConfig, MaddpgTrainer } from './maddpg.js';
+import { type MappoConfig, MappoTrainer } from './mappo.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { type RngState, restoreRng } from './rng.js';
 
@@ -255,5 +258,80 @@ export function loadMaddpg(dir: string, env: ParallelEnv<unknown, unknown>): Mad
   // JSON has no NaN: losses before the first update come back as null.
   const num = (xs: (number | null)[]) => xs.map((x) => (x === null ? Number.NaN : x));
   trainer.lastLosses = { criticLoss: num(meta.lastLosses.criticLoss), actorLoss: num(meta.lastLosses.actorLoss) };
+  return trainer;
+}
+
+interface MappoMeta {
+  config: MappoConfig;
+  agents: string[];
+  layout: { obsDim: number; heads: number[] }[];
+  stateDim: number;
+  numEnvs: number;
+  counters: MappoTrainer['counters'];
+  rngs: Record<'act' | 'shuffle', RngState>;
+  lastLosses: MappoTrainer['lastLosses'];
+  optimizerSteps: Record<string, number>;
+  /** Float64 statistics as JSON numbers (exact round trip). */
+  norm: { mean: number[]; var: number[]; count: number };
+  rho: number[];
+}
+
+/** Saves a MAPPO trainer; only between iterations (the vector env's sub-envs are not captured). */
+export function saveMappo(trainer: MappoTrainer, dir: string): void {
+  if (!trainer.betweenEpisodes) throw new Error(`saveMappo(${dir}): the trainer is mid-iteration; save between iterations for an exact resume`);
+  const arrays: Record<string, Float32Array> = {};
+  for (const [name, net] of trainer.nets.named()) arrays[`net/${name}`] = net.host;
+  const optimizerSteps: Record<string, number> = {};
+  for (const [name, opt] of trainer.nets.namedOptimizers()) {
+    arrays[`adam/${name}/m`] = opt.m;
+    arrays[`adam/${name}/v`] = opt.v;
+    optimizerSteps[name] = opt.step;
+  }
+  const meta: MappoMeta = {
+    config: trainer.cfg,
+    agents: trainer.agents,
+    layout: trainer.layout.map((a) => ({ obsDim: a.obsDim, heads: a.codec.heads })),
+    stateDim: trainer.stateDim,
+    numEnvs: trainer.numEnvs,
+    counters: { ...trainer.counters },
+    rngs: { act: trainer.rngs.act.state(), shuffle: trainer.rngs.shuffle.state() },
+    lastLosses: trainer.lastLosses,
+    optimizerSteps,
+    norm: { mean: [...trainer.norm.mean], var: [...trainer.norm.var], count: trainer.norm.count },
+    rho: [...trainer.rho],
+  };
+  writeCheckpoint(dir, 'mappo', meta as unknown as Record<string, unknown>, arrays);
+}
+
+/** Rebuilds a MAPPO trainer on `vec` (same agents, spaces and number of sub-envs). */
+export function loadMappo(dir: string, vec: VectorParallelEnv<unknown, unknown>): MappoTrainer {
+  const { meta: rawMeta, arrays } = readCheckpoint(dir, 'mappo');
+  const meta = rawMeta as unknown as MappoMeta;
+  const where = `checkpoint ${dir}`;
+  if (vec.numEnvs !== meta.numEnvs) throw new Error(`${where}: trained on ${meta.numEnvs} sub-envs, the vector env has ${vec.numEnvs}`);
+  const trainer = new MappoTrainer(vec, meta.config);
+  if (trainer.agents.join() !== meta.agents.join()) throw new Error(`${where}: saved agents [${meta.agents}], env has [${trainer.agents}]`);
+  trainer.layout.forEach((a, k) => {
+    const s = meta.layout[k];
+    if (a.obsDim !== s.obsDim || a.codec.heads.join() !== s.heads.join())
+      throw new Error(`${where}: agent '${a.id}' had obs ${s.obsDim} / heads [${s.heads}], env gives obs ${a.obsDim} / heads [${a.codec.heads}]`);
+  });
+  if (trainer.stateDim !== meta.stateDim) throw new Error(`${where}: state width ${meta.stateDim}, env gives ${trainer.stateDim}`);
+  const need = (key: string) => {
+    const a = arrays[key];
+    if (!a) throw new Error(`${where}: missing array '${key}'`);
+    return a;
+  };
+  for (const [name, net] of trainer.nets.named()) net.setParams(need(`net/${name}`));
+  for (const [name, opt] of trainer.nets.namedOptimizers())
+    opt.setState({ step: meta.optimizerSteps[name], m: need(`adam/${name}/m`), v: need(`adam/${name}/v`) }, `${where} optimizer '${name}'`);
+  trainer.norm.mean.set(meta.norm.mean);
+  trainer.norm.var.set(meta.norm.var);
+  trainer.norm.count = meta.norm.count;
+  trainer.rho.set(meta.rho);
+  trainer.rngs = { act: restoreRng(meta.rngs.act, `${where} rngs.act`), shuffle: restoreRng(meta.rngs.shuffle, `${where} rngs.shuffle`) };
+  trainer.counters = { ...meta.counters };
+  const num = (xs: (number | null)[]) => xs.map((x) => (x === null ? Number.NaN : x));
+  trainer.lastLosses = { criticLoss: num(meta.lastLosses.criticLoss), actorLoss: num(meta.lastLosses.actorLoss), entropy: num(meta.lastLosses.entropy) };
   return trainer;
 }

@@ -20,7 +20,9 @@
  * step; the agent's own last choice for m (level or schedule index, scaled to [0, 1]). Then the
  * busy fraction of every stream slot during the last step, memory in use / capacity, last dt /
  * epoch. `state()` is the shared part plus both agents' last choices (level, schedule, batch,
- * micro per model, scaled to [0, 1]).
+ * micro per model, scaled to [0, 1]). With `loadFeatures`, observations and state end with three
+ * entries per model: arrival-rate EWMAs over ~100 ms and ~2 s and an on-time-completion EWMA over
+ * ~1 s, each ÷ the model's mean rate (appended last, so the layout baselines read is unchanged).
  *
  * Rewards: shared, reward.ts. Metrics in every info: metrics.ts (`info.metrics`).
  */
@@ -62,6 +64,10 @@ import { makeArrivals, type Workload } from './workload.js';
 export const LAUNCHER = 'launcher';
 export const SCHEDULER = 'scheduler';
 const SHARED_PER_MODEL = 6;
+/** Extra per-model features with `loadFeatures`: arrival rate at two time scales, recent goodput. */
+const LOAD_FEATURES = 3;
+/** Time constants (ms) of the load features' EWMAs: fast and slow arrival rate, goodput. */
+const LOAD_TAUS_MS = [100, 2000, 1000] as const;
 /** Smoothing of the per-model latency EWMA (weight of the newest completion batch). */
 const EWMA = 0.2;
 
@@ -123,6 +129,12 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   private steps = 0;
   private closed = false;
   private lastDtMs = 0;
+  /** Load-feature entries at the end of observations and state (3·M with loadFeatures, else 0). */
+  private readonly extra: number;
+  private readonly loadFeatures: boolean;
+  /** Per model: fast rate, slow rate, goodput EWMAs (requests/s); arrivals counted at the last step. */
+  private readonly loadEwma: Float64Array;
+  private readonly arrivedPrev: Float64Array;
 
   /** Per-model episode and step counters. */
   private readonly c: EpisodeCounters;
@@ -146,6 +158,8 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.maxSteps = nonNegativeInt('maxSteps', opts.maxSteps, 1000);
     this.skipIdle = opts.skipIdle ?? false;
     this.reward = resolveReward(opts.reward);
+    this.loadFeatures = opts.loadFeatures ?? false;
+    if (typeof this.loadFeatures !== 'boolean') throw new EnvError(`must be true or false, got ${JSON.stringify(opts.loadFeatures)}`, `option 'loadFeatures'`);
     this.models = prepareModels(this.workload, {
       graphs: opts.graphs,
       cost,
@@ -175,6 +189,9 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.exhausted = new Uint8Array(M);
     this.meanRate = Float64Array.from(this.arrivals, (a) => a.meanRate() || 1);
     this.arrivedTotal = new Float64Array(M);
+    this.loadEwma = new Float64Array(LOAD_FEATURES * M);
+    this.extra = this.loadFeatures ? LOAD_FEATURES * M : 0;
+    this.arrivedPrev = new Float64Array(M);
     this.c = new EpisodeCounters(M, EWMA);
     this.lastLevel = new Int32Array(M);
     this.lastSchedule = new Int32Array(M);
@@ -208,26 +225,31 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     };
     const { low, high } = this.obsBounds(slots);
     this.obsSpaces = { [LAUNCHER]: new Box(low, high), [SCHEDULER]: new Box(low, high) };
-    const shared = low.length - M;
-    const sLow = new Float32Array(shared + 4 * M);
-    const sHigh = new Float32Array(shared + 4 * M).fill(1);
+    const shared = low.length - M - this.extra;
+    const sLow = new Float32Array(shared + 4 * M + this.extra);
+    const sHigh = new Float32Array(shared + 4 * M + this.extra).fill(1);
     for (let i = 0; i < shared; i++) {
       sLow[i] = low[i];
       sHigh[i] = high[i];
     }
+    sHigh.fill(Number.POSITIVE_INFINITY, shared + 4 * M);
     this.stateSpace = new Box(sLow, sHigh);
   }
 
-  /** Bounds of an agent's observation: 6 shared entries per model, slots + 2 globals, M own choices. */
+  /**
+   * Bounds of an agent's observation: 6 shared entries per model, slots + 2 globals, M own choices,
+   * then the load features (at the end, so baselines that read the fixed layout are unaffected).
+   */
   private obsBounds(slots: number): { low: Float32Array; high: Float32Array } {
     const M = this.M;
-    const shared = SHARED_PER_MODEL * M + slots + 2;
-    const n = shared + M;
+    const P = SHARED_PER_MODEL;
+    const shared = P * M + slots + 2;
+    const n = shared + M + this.extra;
     const low = new Float32Array(n);
     const high = new Float32Array(n).fill(Number.POSITIVE_INFINITY);
-    for (let m = 0; m < M; m++) high[m * SHARED_PER_MODEL] = this.models[m].maxQueue;
-    for (let i = SHARED_PER_MODEL * M; i < SHARED_PER_MODEL * M + slots; i++) high[i] = 1;
-    for (let i = shared; i < n; i++) high[i] = 1;
+    for (let m = 0; m < M; m++) high[m * P] = this.models[m].maxQueue;
+    for (let i = P * M; i < P * M + slots; i++) high[i] = 1;
+    for (let i = shared; i < shared + M; i++) high[i] = 1;
     return { low, high };
   }
 
@@ -288,6 +310,8 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.lastDtMs = 0;
     this.c.reset();
     this.arrivedTotal.fill(0);
+    this.arrivedPrev.fill(0);
+    this.loadEwma.fill(0);
     for (const a of [this.lastLevel, this.lastSchedule, this.lastBatch, this.lastMicro]) a.fill(0);
     this.busyPrev.fill(0);
     this.stepBusy.fill(0);
@@ -398,6 +422,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.executor.drain(this.onDone);
     this.steps++;
     this.lastDtMs = t - t0;
+    if (this.loadFeatures) this.updateLoadFeatures();
     this.executor.streamBusyMs(this.busyNow);
     for (let s = 0; s < this.busyNow.length; s++) {
       const f = this.lastDtMs > 0 ? (this.busyNow[s] - this.busyPrev[s]) / this.lastDtMs : 0;
@@ -405,7 +430,10 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       this.busyPrev[s] = this.busyNow[s];
     }
     const { completed, violations } = this.c.stepTotals();
-    const r = stepReward(this.reward, completed, this.backlog() - backlog0, violations);
+    let dropped = 0;
+    for (let m = 0; m < this.M; m++) dropped += this.c.stepDropped[m];
+    // On time = completed − late, late = violations − drops.
+    const r = stepReward(this.reward, completed, this.backlog() - backlog0, violations, completed - (violations - dropped));
     let terminated = true;
     for (let m = 0; m < this.M; m++) if (!this.exhausted[m] || this.queues[m].length) terminated = false;
     terminated = terminated && this.executor.idle();
@@ -460,6 +488,30 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     return k;
   }
 
+  /** The load features (per model: fast rate, slow rate, goodput, each ÷ mean rate) at `k`. */
+  private writeLoad(out: Float32Array, k: number): void {
+    if (!this.loadFeatures) return;
+    for (let m = 0; m < this.M; m++) for (let f = 0; f < LOAD_FEATURES; f++) out[k++] = this.loadEwma[m * LOAD_FEATURES + f] / this.meanRate[m];
+  }
+
+  /** EWMAs over the step just ended (exponential in env time, so variable dt is weighted right). */
+  private updateLoadFeatures(): void {
+    const dt = this.lastDtMs;
+    if (!(dt > 0)) return;
+    for (let m = 0; m < this.M; m++) {
+      const arrivals = this.arrivedTotal[m] - this.arrivedPrev[m];
+      this.arrivedPrev[m] = this.arrivedTotal[m];
+      const late = this.c.stepViolations[m] - this.c.stepDropped[m];
+      const onTime = Math.max(0, this.c.stepCompleted[m] - late);
+      const rates = [arrivals, arrivals, onTime].map((x) => (x * 1000) / dt);
+      for (let f = 0; f < LOAD_FEATURES; f++) {
+        const a = 1 - Math.exp(-dt / LOAD_TAUS_MS[f]);
+        const j = m * LOAD_FEATURES + f;
+        this.loadEwma[j] += a * (rates[f] - this.loadEwma[j]);
+      }
+    }
+  }
+
   private observe(agent: AgentID): Float32Array {
     const out = new Float32Array(this.obsSpaces[agent].size);
     let k = this.writeShared(out);
@@ -468,6 +520,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       const C = Math.max(1, this.models[m].schedules.length - 1);
       out[k++] = agent === LAUNCHER ? this.lastLevel[m] / L : this.lastSchedule[m] / C;
     }
+    this.writeLoad(out, k);
     return out;
   }
 
@@ -484,6 +537,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
       out[k++] = this.lastBatch[m] / B;
       out[k++] = this.lastMicro[m] / U;
     }
+    this.writeLoad(out, k);
     return out;
   }
 

@@ -45,6 +45,11 @@ export interface AsyncInferenceOptions extends ModeOptions {
   /** When nothing is queued or running, jump to the epoch of the next arrival (variable dt). Default false. */
   skipIdle?: boolean;
   reward?: RewardWeights;
+  /**
+   * Observe load changes: per model, arrival-rate EWMAs over ~100 ms and ~2 s and an on-time
+   * completion (goodput) EWMA over ~1 s, each ÷ the model's mean arrival rate. Default false.
+   */
+  loadFeatures?: boolean;
   memoryBytes?: number;
   pageFaultPenalty?: number;
   /**
@@ -158,6 +163,7 @@ const KNOWN = new Set([
   'maxSteps',
   'skipIdle',
   'reward',
+  'loadFeatures',
   'memoryBytes',
   'pageFaultPenalty',
   'contention',

@@ -13,7 +13,6 @@
  */
 
 import seedrandom from 'seedrandom';
-import type { AsyncInferenceEnv } from './async-inference-env.js';
 import type { AgentID, EnvMetadata, ParallelEnv, ResetOptions, ResetResult, StepResult } from './core.js';
 import { EnvError } from './core.js';
 import type { Policy } from './policy.js';
@@ -242,7 +241,8 @@ export class NormalizeObservation<A> extends ParallelWrapper<Float32Array, A> {
 
 /**
  * Domain randomisation over workloads or rates: several AsyncInference envs (same models and
- * options, hence identical spaces; their workloads or arrival rates differ) behind one ParallelEnv.
+ * options, hence identical spaces; their workloads or arrival rates differ; or wrappers of them,
+ * e.g. ResidualEnv) behind one ParallelEnv.
  * Each reset draws which env runs the episode from the reset seed, so training visits them all and
  * a run is reproducible. `current` is the env of the running episode.
  */
@@ -250,10 +250,10 @@ export class MixtureEnv implements ParallelEnv<Float32Array, Int32Array> {
   readonly metadata: EnvMetadata;
   readonly possibleAgents: readonly AgentID[];
   readonly stateSpace: Box;
-  current: AsyncInferenceEnv;
+  current: ParallelEnv<Float32Array, Int32Array>;
 
   constructor(
-    readonly envs: AsyncInferenceEnv[],
+    readonly envs: ParallelEnv<Float32Array, Int32Array>[],
     name = 'topsched/AsyncInference-mixture',
   ) {
     if (!envs.length) throw new Error('mixture env: needs at least one env');
@@ -263,7 +263,7 @@ export class MixtureEnv implements ParallelEnv<Float32Array, Int32Array> {
     this.stateSpace = envs[0].stateSpace;
     envs.forEach((e, i) => {
       if (e.stateSpace.size !== this.stateSpace.size || e.possibleAgents.join() !== this.possibleAgents.join())
-        throw new Error(`mixture env: env ${i} (${e.workload.name}) has other agents or state size than env 0`);
+        throw new Error(`mixture env: env ${i} (${e.metadata.name}) has other agents or state size than env 0`);
     });
   }
 

@@ -6,7 +6,10 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { benchMaddpg } from '../agents/bench.js';
+import { initBackend } from '../agents/backend.js';
+import { benchMaddpg, benchTraining } from '../agents/bench.js';
+import type { MaddpgConfig } from '../agents/maddpg.js';
+import type { MappoConfig } from '../agents/mappo.js';
 import { benchSimulator } from '../env/bench.js';
 import { benchPlanner } from '../graphs/bench.js';
 import { ZOO } from '../graphs/zoo/index.js';
@@ -14,6 +17,7 @@ import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, twoBranc
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
 import { benchHarness } from './harness/bench.js';
+import { loadSpec } from './harness/spec.js';
 import { machineLine } from './machine.js';
 
 export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs', 'harness'] as const;
@@ -118,7 +122,32 @@ async function benchAgents(print: (t: string) => void): Promise<Record<string, u
       rows.map((r) => [`${r.agents} agents`, r.backend, r.msPerUpdate.toFixed(1), r.trainStepsPerSec.toFixed(0), r.envStepsPerSec.toFixed(0)]),
     ),
   );
-  return { maddpg: rows };
+  // Training throughput on the adaptation experiment's env settings (its MADDPG and MAPPO configs).
+  await initBackend('wasm', { log: () => {} });
+  const spec = loadSpec(fileURLToPath(new URL('../../experiments/specs/adaptation.yaml', import.meta.url)));
+  const mappo = spec.learners.mappo;
+  const training = await benchTraining({
+    envId: 'topsched/AsyncInference-v0',
+    envOptions: { ...spec.env, loadFeatures: true },
+    maddpg: spec.learned.agent as Partial<MaddpgConfig>,
+    mappo: (mappo?.agent ?? {}) as Partial<MappoConfig>,
+    numEnvs: mappo?.envs ?? 8,
+  });
+  print(
+    table(
+      ['AsyncInference (adaptation settings)', 'algorithm', 'vector', 'envs', 'env steps/s', '× MADDPG training', 'target'],
+      training.map((r) => [
+        r.what,
+        r.algorithm,
+        r.vector,
+        String(r.numEnvs),
+        r.stepsPerSec.toFixed(0),
+        r.vsMaddpg.toFixed(1),
+        r.algorithm === 'mappo' ? `≥ 10× ${target(r.vsMaddpg >= 10)}` : '',
+      ]),
+    ),
+  );
+  return { maddpg: rows, training };
 }
 
 function benchGraphs(print: (t: string) => void): Record<string, unknown> {

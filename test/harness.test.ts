@@ -176,7 +176,7 @@ describe('specs', () => {
       f,
       'name: x\nloads: [0.5]\nworkloads: [{ file: a.yaml }]\npolicies: [best-static, magic]\nseeds: { eval: { from: 0, count: 2 }, tuning: { from: 1, count: 2 }, train: [0] }\n',
     );
-    expect(() => loadSpec(f)).toThrow(/bad\.yaml: policies\[1\]: expected one of .*got "magic"/);
+    expect(() => loadSpec(f)).toThrow(/bad\.yaml: policies: 'magic' is neither a baseline \(best-static, .*\), 'maddpg', nor a name under learners \(none\)/);
     expect(() => loadSpec(join(root, 'experiments', 'specs', 'adaptation.yaml'), 'huge')).toThrow(/--scale 'huge': no such scale \(scales: default, tiny\)/);
   });
 

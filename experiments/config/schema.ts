@@ -39,7 +39,16 @@ export const EnvConfigSchema = z
     epochMs: pos(60_000),
     maxSteps: int(0, BILLION),
     skipIdle: z.boolean(),
-    reward: z.object({ wThroughput: rewardWeight(), wBacklog: rewardWeight(), wSlo: rewardWeight(), scale: rewardWeight() }).strict(),
+    reward: z
+      .object({
+        wThroughput: rewardWeight(),
+        wBacklog: rewardWeight(),
+        wSlo: rewardWeight(),
+        scale: rewardWeight(),
+        kind: z.enum(['throughput', 'goodput']).optional(),
+      })
+      .strict(),
+    loadFeatures: z.boolean().optional(),
     mode: z.enum(['streams', 'contexts', 'mps']),
     streams: int(1, 256),
     contextSwitchMs: nonNeg(60_000).optional(),

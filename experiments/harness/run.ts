@@ -10,19 +10,18 @@
 
 import { posPolicy, tritonPolicy } from '../../agents/baselines.js';
 import { deadlineAwarePolicy, describeStatic, type RateTableEntry, rateAdaptivePolicy, staticPolicy } from '../../agents/heuristics.js';
-import { MaddpgTrainer } from '../../agents/maddpg.js';
 import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { greedyReleasePolicy, oneAtATimePolicy } from '../../env/policies.js';
 import type { Policy } from '../../env/policy.js';
 import { type Interval, mean, meanInterval, pairedRatio } from '../../env/stats.js';
 import { loadWorkloadFile, type Workload } from '../../env/workload.js';
-import { MixtureEnv } from '../../env/wrappers.js';
 import { machineLine } from '../machine.js';
 import { gitInfo } from '../run-dir.js';
 import { type EpisodeResult, runEpisode, type SeriesPoint } from './episode.js';
+import { describeLearner, type TrainedLearner, trainLearner } from './learners.js';
 import { atTotalRate, calibrateCapacity } from './load.js';
-import type { PolicyName, Spec } from './spec.js';
+import { BASELINE_POLICIES, type BaselineName, type LearnerSpec, type Spec } from './spec.js';
 import { type TuneContext, tuneDeadline, tuneRateTable, tuneStatic, tuneTriton } from './tuning.js';
 
 export interface ResultRow {
@@ -117,6 +116,18 @@ export interface RunSpecOptions {
   seriesFor?: (workload: string) => boolean;
 }
 
+/** The spec's learned policies in `policies` order: 'maddpg' (TOP-faithful, learned.agent) or a named learner. */
+export function learnerSpecs(spec: Spec): [string, LearnerSpec][] {
+  return spec.policies
+    .filter((p) => !(BASELINE_POLICIES as readonly string[]).includes(p))
+    .map((p): [string, LearnerSpec] => {
+      const l = spec.learners[p] ?? { algorithm: 'maddpg' as const, agent: {}, envs: 1 };
+      // MADDPG learners start from the spec's shared MADDPG options (learned.agent).
+      const agent = l.algorithm === 'maddpg' ? { ...spec.learned.agent, ...l.agent } : l.agent;
+      return [p, { ...l, agent, steps: l.steps ?? spec.learned.steps }];
+    });
+}
+
 export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecResults> {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
@@ -142,25 +153,21 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
     spec.loads.map((load) => ({ workload, heldOut, load, rate: load * capacity[workload.name] })),
   );
 
-  // Learned policies: one MADDPG per training seed on the mixture of training workloads × loads.
-  const learned = spec.policies.filter((p): p is 'maddpg' => p === 'maddpg');
-  const trainers: MaddpgTrainer[] = [];
-  if (learned.length) {
-    const train = workloads.filter((w) => !w.heldOut);
-    if (!train.length) throw new Error(`${spec.file}: every workload is held out; the learners have nothing to train on`);
+  // Learned policies: each learner once per training seed on the mixture of training workloads × loads.
+  const learners = learnerSpecs(spec);
+  const trained = new Map<string, TrainedLearner[]>();
+  const trainSet = workloads.filter((w) => !w.heldOut).map(({ workload }) => ({ workload, capacity: capacity[workload.name] }));
+  if (learners.length && !trainSet.length) throw new Error(`${spec.file}: every workload is held out; the learners have nothing to train on`);
+  for (const [name, l] of learners) {
+    const list: TrainedLearner[] = [];
     for (const seed of spec.seeds.train) {
-      const envs = train.flatMap(({ workload }) =>
-        spec.learned.trainLoads.map(
-          (load) => new AsyncInferenceEnv({ ...base, executor: 'sim', workload: atTotalRate(workload, load * capacity[workload.name]) }),
-        ),
+      const t = trainLearner(name, l, seed, base, trainSet, spec.learned.trainLoads);
+      list.push(t);
+      log(
+        `trained ${name} seed ${seed}: ${l.steps} steps on ${trainSet.length * spec.learned.trainLoads.length} workload×load envs in ${t.trainWallS.toFixed(1)} s`,
       );
-      const mix = new MixtureEnv(envs, 'topsched/AsyncInference-workload-mixture');
-      const tr = performance.now();
-      const trainer = new MaddpgTrainer(mix, { ...spec.learned.agent, seed });
-      trainer.train(spec.learned.steps);
-      trainers.push(trainer);
-      log(`trained maddpg seed ${seed}: ${spec.learned.steps} steps on ${envs.length} workload×load envs in ${((performance.now() - tr) / 1000).toFixed(1)} s`);
     }
+    trained.set(name, list);
   }
 
   const rows: ResultRow[] = [];
@@ -173,7 +180,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
     const tc = performance.now();
     try {
       const ctx = (): TuneContext => ({ env, seeds: tuneSeeds, warmupS: spec.warmupS, steps: 0, evals: 0 });
-      const policies: { name: PolicyName; policy: Policy; kind: 'learned' | 'baseline'; setup: string; budget: number }[] = [];
+      const policies: { name: BaselineName; policy: Policy; kind: 'learned' | 'baseline'; setup: string; budget: number }[] = [];
       const tunedStatic = await tuneStatic(ctx(), spec.tuning.staticBudgetSteps);
       for (const p of spec.policies) {
         if (p === 'best-static')
@@ -260,40 +267,47 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         );
         pushRow(p, eps, { goodputRatio: r.mean, ci95: r.ci95 }, evalSeeds);
       }
-      for (const l of learned) {
+      for (const [lname, l] of learners) {
         const perSeed: EpisodeResult[][] = [];
-        for (const tr of trainers) {
-          const actor = tr.policy();
-          perSeed.push(await evalAll({ name: l, act: (obs) => actor.act(obs) }));
+        const list = trained.get(lname) ?? [];
+        // A learner with its own observation layout runs on its own copy of the cell's env.
+        const own = Object.keys(list[0]?.envOverrides ?? {}).length
+          ? new AsyncInferenceEnv({ ...base, ...list[0].envOverrides, workload: atTotalRate(cell.workload, cell.rate) })
+          : null;
+        try {
+          for (const tr of list) {
+            const runEnv = own ?? env;
+            const policy = tr.policyOn(runEnv);
+            const eps: EpisodeResult[] = [];
+            for (const seed of evalSeeds) eps.push(await runEpisode(runEnv, policy, { seed, warmupS: spec.warmupS }));
+            perSeed.push(eps);
+          }
+        } finally {
+          own?.close();
         }
         const all = perSeed.flat();
         // Ratio per training seed (its episodes vs best static on the same evaluation seeds), then
         // the interval over training seeds.
         const ratios = perSeed.map((eps) => mean(eps.map((e) => e.goodput)) / Math.max(1e-9, mean(staticGood)));
-        const ri = meanInterval(ratios, `${tag}:${l}:ratio`);
+        const ri = meanInterval(ratios, `${tag}:${lname}:ratio`);
         pushRow(
-          {
-            name: l,
-            kind: 'learned',
-            setup: `TOP-faithful MADDPG, ${spec.learned.steps} steps per seed, mixture of ${workloads.filter((w) => !w.heldOut).length} synthetic workloads`,
-            budget: spec.learned.steps,
-          },
+          { name: lname, kind: 'learned', setup: describeLearner(lname, l, trainSet.length), budget: l.steps },
           all,
           { goodputRatio: ri.mean, ci95: ri.ci95 },
           spec.seeds.train,
           // The goodput interval over training seeds too (each seed's mean over evaluation episodes).
           meanInterval(
             perSeed.map((eps) => mean(eps.map((e) => e.goodput))),
-            `${tag}:${l}:goodput`,
+            `${tag}:${lname}:goodput`,
           ),
         );
       }
-      log(`${tag}: ${policies.length + learned.length} policies in ${((performance.now() - tc) / 1000).toFixed(1)} s`);
+      log(`${tag}: ${policies.length + learners.length} policies in ${((performance.now() - tc) / 1000).toFixed(1)} s`);
     } finally {
       env.close();
     }
   }
-  for (const t of trainers) t.dispose();
+  for (const list of trained.values()) for (const t of list) t.dispose();
   return {
     name: spec.name,
     scale: spec.scale,

@@ -20,9 +20,48 @@ import { deepMerge, readYaml } from '../config/load.js';
 import { AgentConfigSchema, ConfigError, formatIssues, MAX_SEED } from '../config/schema.js';
 
 export const BASELINE_POLICIES = ['best-static', 'rate-adaptive', 'deadline-aware', 'triton', 'pos', 'one-at-a-time', 'greedy-release'] as const;
-export const LEARNED_POLICIES = ['maddpg'] as const;
-export const POLICIES = [...BASELINE_POLICIES, ...LEARNED_POLICIES] as const;
-export type PolicyName = (typeof POLICIES)[number];
+export type BaselineName = (typeof BASELINE_POLICIES)[number];
+export type PolicyName = string;
+
+/**
+ * A learned row: the algorithm, its options (checked by the trainer's own resolver), and which of
+ * the better starts and signals it uses. `maddpg` needs no entry: it is TOP-faithful MADDPG with
+ * `learned.agent`.
+ */
+export const LearnerSchema = z
+  .object({
+    algorithm: z.enum(['maddpg', 'mappo']),
+    /** Env steps per training seed (default learned.steps). */
+    steps: z.number().int().min(1).max(1e9).optional(),
+    /** Options of the algorithm (MaddpgConfig or MappoConfig fields). */
+    agent: z.record(z.string(), z.unknown()).default({}),
+    /** MAPPO: sub-envs of the synchronous vector env. */
+    envs: z.number().int().min(1).max(256).default(8),
+    /** Learn a residual over this heuristic (env/residual.ts). */
+    residual: z.enum(['greedy-release', 'triton']).optional(),
+    /** Behaviour-cloning warm start (agents/bc.ts): from "keep" in residual mode, else from greedy-release. */
+    warmStart: z
+      .object({ steps: z.number().int().min(1).max(1e7), targetAccuracy: z.number().gt(0).max(1).default(0.95) })
+      .strict()
+      .optional(),
+    /** Env options of the learner's own training env (and of its observation layout at evaluation). */
+    env: z
+      .object({
+        loadFeatures: z.boolean().optional(),
+        reward: z
+          .object({
+            kind: z.enum(['throughput', 'goodput']).optional(),
+            wBacklog: z.number().min(0).max(1e6).optional(),
+            scale: z.number().gt(0).max(1e6).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type LearnerSpec = z.output<typeof LearnerSchema> & { steps: number };
 
 const seedRange = z.object({ from: z.number().int().min(0).max(MAX_SEED), count: z.number().int().min(1).max(1000) }).strict();
 
@@ -38,7 +77,9 @@ export const SpecSchema = z
       .array(z.object({ file: z.string().min(1), heldOut: z.boolean().default(false) }).strict())
       .min(1)
       .max(50),
-    policies: z.array(z.enum(POLICIES)).min(1),
+    /** Baselines (BASELINE_POLICIES), 'maddpg', or names of `learners`. */
+    policies: z.array(z.string().min(1)).min(1),
+    learners: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), LearnerSchema).default({}),
     seeds: z
       .object({
         eval: seedRange,
@@ -85,6 +126,11 @@ export function loadSpec(file: string, scale = 'default'): Spec {
   }
   const r = SpecSchema.safeParse(merged);
   if (!r.success) throw new ConfigError(`${file} (scale ${scale})`, formatIssues(r.error.issues, merged));
+  for (const p of r.data.policies)
+    if (!(BASELINE_POLICIES as readonly string[]).includes(p) && p !== 'maddpg' && !(p in r.data.learners))
+      throw new ConfigError(file, [
+        `policies: '${p}' is neither a baseline (${BASELINE_POLICIES.join(', ')}), 'maddpg', nor a name under learners (${Object.keys(r.data.learners).join(', ') || 'none'})`,
+      ]);
   const baseDir = dirname(resolve(file));
   return { ...r.data, workloads: r.data.workloads.map((w) => ({ ...w, file: resolve(baseDir, w.file) })), baseDir, file, scale };
 }
