@@ -276,9 +276,14 @@ interface MappoMeta {
   rho: number[];
 }
 
-/** Saves a MAPPO trainer; only between iterations (the vector env's sub-envs are not captured). */
-export function saveMappo(trainer: MappoTrainer, dir: string): void {
-  if (!trainer.betweenEpisodes) throw new Error(`saveMappo(${dir}): the trainer is mid-iteration; save between iterations for an exact resume`);
+/**
+ * Saves a MAPPO trainer. Exact resume needs a save between iterations (the vector env's sub-envs
+ * are not captured); `allowMidIteration` saves anyway, and the loaded trainer starts a new
+ * iteration (a final checkpoint, as MADDPG's mid-episode one).
+ */
+export function saveMappo(trainer: MappoTrainer, dir: string, opts: { allowMidIteration?: boolean } = {}): void {
+  if (!trainer.betweenEpisodes && !opts.allowMidIteration)
+    throw new Error(`saveMappo(${dir}): the trainer is mid-iteration; save between iterations for an exact resume (or pass allowMidIteration)`);
   const arrays: Record<string, Float32Array> = {};
   for (const [name, net] of trainer.nets.named()) arrays[`net/${name}`] = net.host;
   const optimizerSteps: Record<string, number> = {};

@@ -82,6 +82,13 @@ export interface MaddpgConfig {
    * so that two optima cannot leave the agents on different ones). 0: λ = 1 throughout.
    */
   optimismUpdates: number;
+  /**
+   * Critic warm-up: the first this many update rounds train only the critics (as TD3's delayed
+   * policy updates, taken to a warm-up). Without it an actor can saturate on a partner-dependent
+   * suboptimum while its critic is still near zero everywhere, and a saturated Gumbel-softmax
+   * passes almost no gradient once the critic knows better. The optimism schedule starts after it.
+   */
+  actorDelay: number;
 }
 
 /** openai/maddpg's train.py defaults. */
@@ -107,6 +114,7 @@ export const MADDPG_DEFAULTS: MaddpgConfig = {
   otherActions: 'buffer',
   hysteresis: 1,
   optimismUpdates: 0,
+  actorDelay: 0,
 };
 
 export function resolveConfig(partial: Partial<MaddpgConfig> = {}): MaddpgConfig {
@@ -123,6 +131,7 @@ export function resolveConfig(partial: Partial<MaddpgConfig> = {}): MaddpgConfig
   if (!['buffer', 'current', 'best-response'].includes(c.otherActions)) throw bad('otherActions', "must be 'buffer', 'current' or 'best-response'");
   if (!(c.hysteresis > 0 && c.hysteresis <= 1)) throw bad('hysteresis', 'must be in (0, 1]');
   if (!Number.isInteger(c.optimismUpdates) || c.optimismUpdates < 0) throw bad('optimismUpdates', 'must be a non-negative integer');
+  if (!Number.isInteger(c.actorDelay) || c.actorDelay < 0) throw bad('actorDelay', 'must be a non-negative integer');
   if (!c.hidden.length || c.hidden.some((h) => !Number.isInteger(h) || h < 1)) throw bad('hidden', 'must be positive integers');
   return c;
 }
@@ -525,17 +534,20 @@ export class MaddpgTrainer {
 
   /** One update round: per agent a fresh batch, a critic step, an actor step; then soft target updates. */
   update(): UpdateStats {
-    const { batchSize, optimismUpdates } = this.cfg;
+    const { batchSize, optimismUpdates, actorDelay } = this.cfg;
     const stats: UpdateStats = { criticLoss: [], actorLoss: [] };
-    this.nets.optimism = optimismUpdates > 0 ? Math.max(0, 1 - this.counters.updates / optimismUpdates) : 1;
+    const actorUpdates = this.counters.updates - actorDelay;
+    const actors = actorUpdates >= 0;
+    this.nets.optimism = optimismUpdates > 0 ? Math.max(0, 1 - Math.max(0, actorUpdates) / optimismUpdates) : 1;
     const batches: Batch[] = [];
     this.layout.forEach((_, k) => {
       const b = this.toBatch(this.buffer.sample(batchSize, this.rngs.sample), batchSize);
       batches.push(b);
       stats.criticLoss.push(this.nets.criticStep(k, b, this.rngs.noise));
-      if (!this.cfg.shareActor) stats.actorLoss.push(this.nets.actorStep(k, b, this.rngs.noise));
+      if (!this.cfg.shareActor) stats.actorLoss.push(actors ? this.nets.actorStep(k, b, this.rngs.noise) : Number.NaN);
     });
-    if (this.cfg.shareActor) {
+    if (this.cfg.shareActor && !actors) for (let k = 0; k < this.layout.length; k++) stats.actorLoss.push(Number.NaN);
+    else if (this.cfg.shareActor) {
       const l = this.nets.sharedActorStep(batches, this.rngs.noise);
       for (let k = 0; k < this.layout.length; k++) stats.actorLoss.push(l);
     }

@@ -77,6 +77,31 @@ export function glorotInit(host: Float32Array, segments: Segment[], seed: string
   }
 }
 
+/**
+ * One row through an MLP whose flat parameters are laid out as Mlp's (W0, b0, W1, b1, …; row-major
+ * kernels), on the host: what acting and exported actors use, with no tfjs at all.
+ */
+export function mlpForwardHost(sizes: readonly number[], activation: Activation, p: Float32Array, x: ArrayLike<number>): Float32Array {
+  let h = Float32Array.from(x);
+  let off = 0;
+  const layers = sizes.length - 1;
+  for (let l = 0; l < layers; l++) {
+    const ni = sizes[l];
+    const no = sizes[l + 1];
+    const w = off;
+    const b = off + ni * no;
+    off = b + no;
+    const out = new Float32Array(no);
+    for (let j = 0; j < no; j++) {
+      let s = p[b + j];
+      for (let i = 0; i < ni; i++) s += h[i] * p[w + i * no + j];
+      out[j] = l < layers - 1 ? (activation === 'relu' ? Math.max(0, s) : activation === 'tanh' ? Math.tanh(s) : s) : s;
+    }
+    h = out;
+  }
+  return h;
+}
+
 /** A multilayer perceptron; `apply` must run inside the caller's tf.tidy. */
 export class Mlp implements FlatParams {
   readonly sizes: number[];
@@ -135,22 +160,7 @@ export class Mlp implements FlatParams {
   /** Forward pass of one row on the host copy (no tfjs): for acting, one observation at a time. */
   forwardHost(x: ArrayLike<number>): Float32Array {
     if (x.length !== this.inputSize) throw new Error(`Mlp.forwardHost: input has ${x.length} values, network expects ${this.inputSize}`);
-    let h = Float32Array.from(x);
-    const layers = this.segments.length / 2;
-    const p = this.host;
-    for (let l = 0; l < layers; l++) {
-      const w = this.segments[2 * l];
-      const b = this.segments[2 * l + 1];
-      const [ni, no] = w.shape;
-      const out = new Float32Array(no);
-      for (let j = 0; j < no; j++) {
-        let s = p[b.offset + j];
-        for (let i = 0; i < ni; i++) s += h[i] * p[w.offset + i * no + j];
-        out[j] = l < layers - 1 ? (this.activation === 'relu' ? Math.max(0, s) : this.activation === 'tanh' ? Math.tanh(s) : s) : s;
-      }
-      h = out;
-    }
-    return h;
+    return mlpForwardHost(this.sizes, this.activation, this.host, x);
   }
 
   setParams(values: Float32Array): void {

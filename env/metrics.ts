@@ -10,15 +10,22 @@ const MAX_MS = 1e7;
 const GROWTH = 1.01;
 const LOG_G = Math.log(GROWTH);
 const BUCKETS = Math.ceil(Math.log(MAX_MS / MIN_MS) / LOG_G) + 2;
+/** The quantiles every metrics() reports. */
+const QS = [0.5, 0.9, 0.95, 0.99] as const;
 
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKETS);
   total = 0;
   sum = 0;
   max = 0;
+  /** Lowest and highest bucket in use: queries scan only this range (quantiles are read every step). */
+  private lo = BUCKETS;
+  private hi = -1;
 
   clear(): void {
     this.counts.fill(0);
+    this.lo = BUCKETS;
+    this.hi = -1;
     this.total = 0;
     this.sum = 0;
     this.max = 0;
@@ -30,6 +37,8 @@ export class LatencyHistogram {
     if (ms <= MIN_MS) b = 0;
     if (b >= BUCKETS) b = BUCKETS - 1;
     this.counts[b] += count;
+    if (b < this.lo) this.lo = b;
+    if (b > this.hi) this.hi = b;
     this.total += count;
     this.sum += ms * count;
     if (ms > this.max) this.max = ms;
@@ -41,19 +50,24 @@ export class LatencyHistogram {
 
   /** The q-quantile (0 < q ≤ 1), ms, within 1 %; 0 when empty. */
   quantile(q: number): number {
-    if (!this.total) return 0;
-    const target = q * this.total;
+    return this.quantiles([q])[0];
+  }
+
+  /** Several quantiles (ascending q) in one pass over the buckets in use. */
+  quantiles(qs: readonly number[]): number[] {
+    const out = new Array<number>(qs.length).fill(0);
+    if (!this.total) return out;
     let acc = 0;
-    for (let b = 0; b < BUCKETS; b++) {
+    let k = 0;
+    for (let b = this.lo; b <= this.hi && k < qs.length; b++) {
       acc += this.counts[b];
-      if (acc >= target) {
-        if (b === 0) return MIN_MS;
+      while (k < qs.length && acc >= qs[k] * this.total) {
         // Geometric middle of bucket b: [MIN·G^(b-1), MIN·G^b).
-        const mid = MIN_MS * GROWTH ** (b - 0.5);
-        return Math.min(mid, this.max);
+        out[k++] = b === 0 ? MIN_MS : Math.min(MIN_MS * GROWTH ** (b - 0.5), this.max);
       }
     }
-    return this.max;
+    for (; k < qs.length; k++) out[k] = this.max;
+    return out;
   }
 }
 
@@ -260,15 +274,15 @@ export class EpisodeCounters {
       stepCompleted += this.stepCompleted[i];
       backlog += c.queueLength(i);
       const judged = this.completed[i] + this.dropped[i];
-      const h = this.modelHist[i];
+      const [p50Ms, p90Ms, p95Ms, p99Ms] = this.modelHist[i].quantiles(QS);
       return {
         name,
         throughput: sec > 0 ? this.completed[i] / sec : 0,
         goodput: sec > 0 ? this.good[i] / sec : 0,
-        p50Ms: h.quantile(0.5),
-        p90Ms: h.quantile(0.9),
-        p95Ms: h.quantile(0.95),
-        p99Ms: h.quantile(0.99),
+        p50Ms,
+        p90Ms,
+        p95Ms,
+        p99Ms,
         sloAttainment: judged ? 1 - this.violations[i] / judged : 1,
         attainment: this.arrived[i] ? Math.min(1, this.good[i] / this.arrived[i]) : 1,
         meanQueueMs: this.completed[i] ? this.queueMs[i] / this.completed[i] : 0,
@@ -283,19 +297,20 @@ export class EpisodeCounters {
     let busy = 0;
     for (let s = 0; s < c.streamBusyMs.length; s++) busy += c.streamBusyMs[s];
     const judged = completed + dropped;
+    const [p50Ms, p90Ms, p95Ms, p99Ms] = this.hist.quantiles(QS);
     return {
       timeMs: c.nowMs,
       windowStartMs: this.windowStartMs,
       goodput: sec > 0 ? good / sec : 0,
       attainment: arrived ? Math.min(1, good / arrived) : 1,
-      p90Ms: this.hist.quantile(0.9),
+      p90Ms,
       meanQueueMs: completed ? queueMs / completed : 0,
       meanComputeMs: completed ? computeMs / completed : 0,
       throughput: sec > 0 ? completed / sec : 0,
       stepThroughput: c.lastDtMs > 0 ? stepCompleted / (c.lastDtMs / 1000) : 0,
-      p50Ms: this.hist.quantile(0.5),
-      p95Ms: this.hist.quantile(0.95),
-      p99Ms: this.hist.quantile(0.99),
+      p50Ms,
+      p95Ms,
+      p99Ms,
       meanLatencyMs: this.hist.mean(),
       backlog,
       inSystem: c.inSystem,

@@ -2,9 +2,10 @@
  * ResidualEnv: the learner adjusts a heuristic's action instead of choosing one from scratch
  * (residual policy learning, Silver et al. 2018 / Johannink et al. 2019, for discrete actions).
  *
- * Each agent's action space becomes MultiDiscrete([3, 3, …]), one entry per component of the inner
- * action: 0 = one index lower than the base policy's choice, 1 = the base's choice, 2 = one higher
- * (clamped to the component's range). All-ones therefore *is* the base policy, so a learner starts
+ * Each agent's action space becomes MultiDiscrete([2r+1, …]), one entry per component of the inner
+ * action, r = `range` (default 1): choice c moves the base policy's index by c − r (clamped to the
+ * component's range), so c = r (KEEP for r = 1) is the base's choice. r = 2 lets a learner reach
+ * a candidate two away (e.g. ios-dp from sequential). All-KEEP *is* the base policy, so a learner starts
  * from a working heuristic (warm-start its actor towards 1s with behaviour cloning, agents/bc.ts)
  * and only has to learn where deviating pays. Each agent observes the inner observation plus the
  * base's choice for each of its components, scaled to [0, 1].
@@ -17,8 +18,7 @@ import { EnvError } from './core.js';
 import type { Policy } from './policy.js';
 import { Box, MultiDiscrete } from './spaces.js';
 
-/** Residual choices per component: lower, keep, higher. */
-export const RESIDUAL_CHOICES = 3;
+/** The KEEP choice of the default range 1 (choices: lower, keep, higher). */
 export const KEEP = 1;
 
 export class ResidualEnv implements ParallelEnv<Float32Array, Int32Array> {
@@ -31,7 +31,9 @@ export class ResidualEnv implements ParallelEnv<Float32Array, Int32Array> {
   constructor(
     readonly inner: ParallelEnv<Float32Array, Int32Array>,
     base: (env: ParallelEnv<Float32Array, Int32Array>) => Policy,
+    readonly range = 1,
   ) {
+    if (!Number.isInteger(range) || range < 1 || range > 16) throw new EnvError(`must be an integer in 1..16, got ${JSON.stringify(range)}`, 'residual range');
     this.metadata = { ...inner.metadata, name: `${inner.metadata.name}+residual` };
     this.base = base(inner);
     for (const a of inner.possibleAgents) {
@@ -45,7 +47,7 @@ export class ResidualEnv implements ParallelEnv<Float32Array, Int32Array> {
       high.set(obs.high);
       this.obsSpaces[a] = new Box(low, high);
       this.actSpaces[a] = new MultiDiscrete(
-        new Array(n).fill(RESIDUAL_CHOICES),
+        new Array(n).fill(2 * range + 1),
         act.labels?.map((l) => `${l}.delta`),
       );
     }
@@ -97,7 +99,7 @@ export class ResidualEnv implements ParallelEnv<Float32Array, Int32Array> {
       const space = this.actSpaces[a];
       if (!space.contains(d)) throw new EnvError(`residual action ${JSON.stringify(d && Array.from(d))} is not in ${space}`, `agent '${a}'`);
     }
-    const r = this.inner.step(applyResidual(this.inner, this.baseActs, actions));
+    const r = this.inner.step(applyResidual(this.inner, this.baseActs, actions, this.range));
     return { ...r, observations: this.wrap(r.observations) };
   }
 
@@ -127,17 +129,18 @@ export function residualObservations(
   return { observations: out, base: baseActs };
 }
 
-/** Inner actions: the base's choice moved by each residual component (0 lower, 1 keep, 2 higher), clamped. */
+/** Inner actions: the base's choice moved by each residual component (choice − range), clamped. */
 export function applyResidual(
   inner: Pick<ParallelEnv<Float32Array, Int32Array>, 'agents' | 'actionSpace'>,
   base: Record<AgentID, Int32Array>,
   deltas: Record<AgentID, ArrayLike<number>>,
+  range = 1,
 ): Record<AgentID, Int32Array> {
   const out: Record<AgentID, Int32Array> = {};
   for (const a of inner.agents) {
     const nvec = (inner.actionSpace(a) as MultiDiscrete).nvec;
     const d = deltas[a];
-    out[a] = Int32Array.from(base[a], (x, i) => Math.min(nvec[i] - 1, Math.max(0, x + d[i] - KEEP)));
+    out[a] = Int32Array.from(base[a], (x, i) => Math.min(nvec[i] - 1, Math.max(0, x + d[i] - range)));
   }
   return out;
 }
@@ -146,7 +149,7 @@ export function applyResidual(
  * A policy trained on a ResidualEnv, run on the plain inner env: the base acts, the learner sees
  * the augmented observations and adjusts. `base` must be built on the same inner env.
  */
-export function residualPolicy(inner: ParallelEnv<Float32Array, Int32Array>, base: Policy, learner: Policy, name = learner.name): Policy {
+export function residualPolicy(inner: ParallelEnv<Float32Array, Int32Array>, base: Policy, learner: Policy, name = learner.name, range = 1): Policy {
   return {
     name,
     reset: (seed) => {
@@ -155,12 +158,12 @@ export function residualPolicy(inner: ParallelEnv<Float32Array, Int32Array>, bas
     },
     act: (observations) => {
       const r = residualObservations(inner, base, observations as Record<AgentID, Float32Array>);
-      return applyResidual(inner, r.base, learner.act(r.observations) as Record<AgentID, ArrayLike<number>>);
+      return applyResidual(inner, r.base, learner.act(r.observations) as Record<AgentID, ArrayLike<number>>, range);
     },
   };
 }
 
-/** The residual action that reproduces the base policy: KEEP everywhere. */
-export function keepAction(env: Pick<ResidualEnv, 'actionSpace'>, agent: AgentID): Int32Array {
-  return new Int32Array(env.actionSpace(agent).nvec.length).fill(KEEP);
+/** The residual action that reproduces the base policy: the middle choice (= range) everywhere. */
+export function keepAction(env: Pick<ResidualEnv, 'actionSpace' | 'range'>, agent: AgentID): Int32Array {
+  return new Int32Array(env.actionSpace(agent).nvec.length).fill(env.range);
 }

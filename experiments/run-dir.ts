@@ -82,12 +82,19 @@ export function paramDigest(cfg: RunConfig): string {
 }
 
 /**
- * 16 hex digits of SHA-256 over what fixes a run's trajectory: seed, env and agent (train.* and
+ * 16 hex digits of SHA-256 over what fixes a run's trajectory: seed, env and the learner's options
+ * (agent for MADDPG, so digests of runs made before MAPPO are unchanged; algorithm + mappo for MAPPO) (train.* and
  * eval.* may change on resume). `--resume` compares it with the run's meta.json.
  */
 export function trainingDigest(cfg: RunConfig): string {
   return createHash('sha256')
-    .update(canonical({ seed: cfg.seed, env: cfg.env, agent: cfg.agent }))
+    .update(
+      canonical(
+        cfg.algorithm === 'mappo'
+          ? { seed: cfg.seed, env: cfg.env, algorithm: cfg.algorithm, mappo: cfg.mappo }
+          : { seed: cfg.seed, env: cfg.env, agent: cfg.agent },
+      ),
+    )
     .digest('hex')
     .slice(0, 16);
 }

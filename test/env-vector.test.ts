@@ -8,7 +8,7 @@ import type { AsyncInferenceEnv } from '../env/async-inference-env.js';
 import { make } from '../env/index.js';
 import { parallelApiTest } from '../env/pettingzoo-tests.js';
 import { greedyReleasePolicy } from '../env/policies.js';
-import { ResidualEnv } from '../env/residual.js';
+import { applyResidual, keepAction, ResidualEnv } from '../env/residual.js';
 import { makeVec, subSeeds, type VectorEnv } from '../env/vector.js';
 
 const ID = 'topsched/AsyncInference-v0';
@@ -142,5 +142,24 @@ describe('ResidualEnv', () => {
       o = a.observations;
     }
     expect(parallelApiTest(new ResidualEnv(mk(), (e) => greedyReleasePolicy(e as AsyncInferenceEnv)), 200)).toEqual([]);
+  });
+
+  it('range r gives 2r+1 choices per component; choice c moves the base index by c − r, clamped', () => {
+    const env = make(ID, { maxSteps: 50 }) as AsyncInferenceEnv;
+    const base = { name: 'fixed', act: () => ({ launcher: Int32Array.from([1, 1]), scheduler: Int32Array.from([0, 3, 0, 3]) }) };
+    const res = new ResidualEnv(env, () => base, 2);
+    expect(Array.from(res.actionSpace('launcher').nvec)).toEqual([5, 5]);
+    expect(Array.from(keepAction(res, 'scheduler'))).toEqual([2, 2, 2, 2]);
+    res.reset({ seed: 0 });
+    expect(
+      applyResidual(env, { launcher: Int32Array.from([1, 1]), scheduler: Int32Array.from([0, 3, 0, 3]) }, { launcher: [4, 0], scheduler: [4, 4, 0, 2] }, 2),
+    ).toEqual({
+      launcher: Int32Array.from([3, 0]),
+      scheduler: Int32Array.from([2, 3, 0, 3]),
+    });
+    expect(() => new ResidualEnv(env, () => base, 0)).toThrow(/residual range: must be an integer in 1\.\.16, got 0/);
+    expect(() => res.step({ launcher: Int32Array.from([5, 0]), scheduler: keepAction(res, 'scheduler') })).toThrow(
+      /agent 'launcher': residual action \[5,0\] is not in/,
+    );
   });
 });

@@ -252,6 +252,52 @@ describe('topsched train / eval', () => {
   }, 40_000);
 });
 
+describe('topsched train with algorithm: mappo', () => {
+  it('trains on a vector env, stops at an iteration boundary when aborted, and --resume ends bit-identical', async () => {
+    const file = join(dir, 'mappo.yaml');
+    writeFileSync(
+      file,
+      TINY.replace('STEPS', '320').replace('agent: {', 'algorithm: mappo\nmappo: { envs: 2, rolloutSteps: 10, horizon: 20, hidden: [8] }\nagent: {'),
+    );
+    const straight = join(dir, 'mappo-straight');
+    const done = await trainRun({ config: loadRunConfig(file), runDir: straight });
+    expect(done).toMatchObject({ status: 'completed', steps: 320, episodes: 8, updates: 16 });
+    const results = JSON.parse(readFileSync(join(straight, 'results.json'), 'utf8')) as EvalReport;
+    expect(results.policies.map((p) => p.name)).toEqual(['mappo', 'greedy-release', 'random']);
+
+    const stop = new AbortController();
+    const interrupted = join(dir, 'mappo-interrupted');
+    const first = await trainRun({
+      config: loadRunConfig(file),
+      runDir: interrupted,
+      signal: stop.signal,
+      log: (line) => {
+        if (/^step 60\/320 /.test(line)) stop.abort();
+      },
+    });
+    // The iteration (2 envs × 20 vector steps = 40 env steps) is finished before the checkpoint.
+    expect(first).toMatchObject({ status: 'interrupted', steps: 80 });
+    const resumed = await trainRun({ resume: interrupted });
+    expect(resumed).toMatchObject({ status: 'completed', steps: 320 });
+    const a = readCheckpoint(join(interrupted, 'checkpoints', 'latest'));
+    const b = readCheckpoint(join(straight, 'checkpoints', 'latest'));
+    expect(a.kind).toBe('mappo');
+    for (const k of Object.keys(b.arrays)) expect(Buffer.from(a.arrays[k].buffer).equals(Buffer.from(b.arrays[k].buffer)), k).toBe(true);
+    expect(a.meta).toEqual(b.meta);
+    expect(metricRows(interrupted).filter((r) => !r.includes('steps_per_s'))).toEqual(metricRows(straight).filter((r) => !r.includes('steps_per_s')));
+    const ra = JSON.parse(readFileSync(join(interrupted, 'results.json'), 'utf8')) as EvalReport;
+    expect(withoutTimes(ra)).toEqual(withoutTimes(results));
+    // eval re-runs the checkpoint on the same seeds.
+    const ev = await evalCheckpoint(loadRunConfig(join(straight, 'config.yaml')), join(straight, 'checkpoints', 'latest'), straight, {
+      episodes: 2,
+      seed: results.seeds[0],
+      executor: 'sim',
+      baselines: ['greedy-release', 'random'],
+    });
+    expect(ev.policies[0].mean).toEqual(results.policies[0].mean);
+  }, 60_000);
+});
+
 describe('what --resume and --run-dir refuse', () => {
   const cfg = () => loadRunConfig(tinyFile(40));
 

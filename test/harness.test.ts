@@ -187,7 +187,16 @@ describe('specs', () => {
     const j = JSON.parse(readFileSync(join(out, 'adaptation.json'), 'utf8'));
     expect(j).toMatchObject({ scale: 'tiny', executor: 'sim' });
     for (const k of ['machine', 'date', 'commit', 'command']) expect(typeof j[k]).toBe('string');
-    expect(j.rows.length).toBe(2 * 7);
+    expect(j.rows.length).toBe(2 * 12);
+    expect(j.tfjsBackend).toBe('wasm');
+    expect(j.bar.map((b: { learner: string }) => b.learner)).toEqual([
+      'maddpg',
+      'maddpg-coord',
+      'mappo',
+      'mappo-residual',
+      'mappo-residual-launcher',
+      'mappo-residual-scheduler',
+    ]);
     for (const row of j.rows) {
       expect(row).toMatchObject({ kind: expect.stringMatching(/learned|baseline/) });
       for (const k of ['goodput', 'sloAttainment', 'throughput', 'p99Ms']) {
@@ -197,14 +206,23 @@ describe('specs', () => {
       expect(row.vsBestStatic.goodputRatio).toBeGreaterThanOrEqual(0);
     }
     const learned = j.rows.filter((r: { kind: string }) => r.kind === 'learned');
-    expect(learned.map((r: { seeds: number[] }) => r.seeds)).toEqual([
-      [0, 1],
-      [0, 1],
-    ]);
+    expect(learned.map((r: { seeds: number[] }) => r.seeds)).toEqual(new Array(12).fill([0, 1]));
+    // Each learned row says what it used.
+    const setup = (p: string) => learned.find((r: { policy: string }) => r.policy === p).setup;
+    expect(setup('maddpg')).toMatch(/^TOP-faithful MADDPG/);
+    expect(setup('maddpg-coord')).toMatch(/^MADDPG \(others: current\)/);
+    expect(setup('mappo')).toMatch(/^MAPPO, load-change observations/);
+    expect(setup('mappo-residual')).toMatch(
+      /^MAPPO, residual \(±1\) over triton \{"instances":\d,"maxBatch":\d,"maxQueueDelayMs":\d+\} \(tuned on the training mixture\), BC warm start \(300 teacher steps\), load-change observations, goodput reward/,
+    );
     expect(j.rows.find((r: { workload: string }) => r.workload === 'azure-code').heldOut).toBe(true);
     const bestStatic = j.rows.find((r: { policy: string }) => r.policy === 'best-static');
     expect(bestStatic.budgetSteps).toBeGreaterThanOrEqual(learned[0].budgetSteps);
-    expect(readFileSync(join(out, 'adaptation.md'), 'utf8')).toMatch(/Patel et al\., "Splitwise/);
+    expect(setup('mappo-residual-launcher')).toMatch(/^MAPPO, launcher only \(the other agent keeps the base's choice\), residual \(±1\) over triton/);
+    const md = readFileSync(join(out, 'adaptation.md'), 'utf8');
+    expect(md).toMatch(/Patel et al\., "Splitwise/);
+    expect(md).toMatch(/## Ablation: which agent of mappo-residual pays/);
+    expect(md).toMatch(/The bar \(≥ 10 % over the best static policy/);
   }, 120_000);
 });
 

@@ -9,12 +9,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { initBackend } from '../../agents/backend.js';
 import { makeBaseline } from '../../agents/baselines.js';
-import { loadMaddpg } from '../../agents/checkpoint.js';
-import type { MaddpgTrainer } from '../../agents/maddpg.js';
+import { loadMaddpg, loadMappo } from '../../agents/checkpoint.js';
+import type { MappoConfig } from '../../agents/mappo.js';
 import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
 import { BASELINES as ENV_BASELINES, makePolicy } from '../../env/policies.js';
 import { type Policy, renamed } from '../../env/policy.js';
+import { makeVec, VectorEnv } from '../../env/vector.js';
 import { loadRunConfig } from '../config/load.js';
 import { EVAL_BASELINES, type RunConfig } from '../config/schema.js';
 import { printJson, table } from '../format.js';
@@ -73,7 +74,29 @@ export function baselinePolicy(name: string, env: AsyncInferenceEnv, seed: numbe
   return renamed(p, name);
 }
 
-export function agentPolicy(trainer: MaddpgTrainer, name = 'maddpg'): Policy {
+/** What evaluation needs of a trainer (MADDPG or MAPPO). */
+export interface TrainedAgents {
+  counters: { step: number };
+  policy(): Policy;
+}
+
+/** MappoConfig of a run config (its `envs` and `vector` configure the vector env instead). */
+export function mappoConfig(cfg: RunConfig): Partial<MappoConfig> {
+  const { envs: _envs, vector: _vector, ...rest } = cfg.mappo;
+  return rest;
+}
+
+/** The vector env MAPPO trains on: cfg.mappo.envs copies of the run's env, same-step autoreset. */
+export async function mappoVector(cfg: RunConfig, envs = cfg.mappo.envs): Promise<VectorEnv<Float32Array, Int32Array>> {
+  if (cfg.mappo.vector === 'async')
+    return makeVec<Float32Array, Int32Array>('topsched/AsyncInference-v0', envs, { mode: 'async', autoreset: 'same-step', options: { ...envOptions(cfg) } });
+  return VectorEnv.of(
+    Array.from({ length: envs }, () => new AsyncInferenceEnv(envOptions(cfg))),
+    'same-step',
+  );
+}
+
+export function agentPolicy(trainer: TrainedAgents, name = 'maddpg'): Policy {
   const p = trainer.policy();
   return { name, act: (o) => p.act(o) };
 }
@@ -117,11 +140,13 @@ export interface EvaluateRunOptions {
   baselines: readonly string[];
   checkpoint: string;
   runDir: string | null;
+  /** The learned policy's row name (the algorithm). Default 'maddpg'. */
+  name?: string;
 }
 
 /** The agents of `trainer` and the named baselines on `env`. */
-export async function evaluateRun(env: AsyncInferenceEnv, trainer: MaddpgTrainer, o: EvaluateRunOptions): Promise<EvalReport> {
-  const policies = [agentPolicy(trainer), ...o.baselines.map((b) => baselinePolicy(b, env, o.seed))];
+export async function evaluateRun(env: AsyncInferenceEnv, trainer: TrainedAgents, o: EvaluateRunOptions): Promise<EvalReport> {
+  const policies = [agentPolicy(trainer, o.name), ...o.baselines.map((b) => baselinePolicy(b, env, o.seed))];
   return {
     format: 'topsched.eval/1',
     runDir: o.runDir,
@@ -232,14 +257,17 @@ export async function evalCheckpoint(
 ): Promise<EvalReport> {
   await initBackend(config.train.backend as Parameters<typeof initBackend>[0], { log: () => {} });
   const env = new AsyncInferenceEnv(envOptions(config, o.executor));
+  // MAPPO's trainer is rebuilt on a vector env of the size it was trained with (its actors act on `env`).
+  const vec = config.algorithm === 'mappo' ? await mappoVector({ ...config, mappo: { ...config.mappo, vector: 'sync' } }) : null;
   try {
-    const trainer = loadMaddpg(checkpoint, env);
+    const trainer = vec ? loadMappo(checkpoint, vec) : loadMaddpg(checkpoint, env);
     try {
-      return await evaluateRun(env, trainer, { ...o, checkpoint, runDir });
+      return await evaluateRun(env, trainer, { ...o, checkpoint, runDir, name: config.algorithm });
     } finally {
       trainer.dispose();
     }
   } finally {
     env.close();
+    vec?.close();
   }
 }

@@ -18,12 +18,14 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type BackendChoice, initBackend } from '../../agents/backend.js';
-import { loadMaddpg, recoverCheckpoint, saveMaddpg } from '../../agents/checkpoint.js';
+import { loadMaddpg, loadMappo, recoverCheckpoint, saveMaddpg, saveMappo } from '../../agents/checkpoint.js';
 import { MaddpgTrainer } from '../../agents/maddpg.js';
+import { MappoTrainer } from '../../agents/mappo.js';
 import { fanOut } from '../../agents/metrics.js';
 import { ProgressBar } from '../../agents/progress.js';
 import { type MetricsSink, TensorBoardWriter } from '../../agents/tensorboard.js';
 import { AsyncInferenceEnv, LAUNCHER } from '../../env/async-inference-env.js';
+import type { VectorEnv } from '../../env/vector.js';
 import { DEFAULT_RUN_CONFIG } from '../config/defaults.js';
 import { configToYaml, loadRunConfig } from '../config/load.js';
 import { parseOverride } from '../config/overrides.js';
@@ -42,7 +44,7 @@ import {
   writeJsonAtomic,
   writeMeta,
 } from '../run-dir.js';
-import { agentPolicy, type EvalReport, envOptions, evalTable, evaluatePolicies, evaluateRun } from './eval.js';
+import { agentPolicy, type EvalReport, envOptions, evalTable, evaluatePolicies, evaluateRun, mappoConfig, mappoVector } from './eval.js';
 
 export interface TrainRunOptions {
   /** A new run: the resolved config. */
@@ -175,14 +177,17 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
 
   const ckpt = join(dir, RUN_FILES.checkpoint);
   let env: AsyncInferenceEnv;
-  let trainer: MaddpgTrainer;
+  let trainer: MaddpgTrainer | MappoTrainer;
+  let vec: VectorEnv<Float32Array, Int32Array> | null = null;
   try {
     await initBackend(cfg.train.backend as BackendChoice, { log: () => {} });
     env = new AsyncInferenceEnv(envOptions(cfg));
-    if (resumeFrom) {
-      trainer = loadMaddpg(resumeFrom, env);
-      say(`resumed from ${RUN_FILES.checkpoint} at step ${trainer.counters.step}`);
-    } else trainer = new MaddpgTrainer(env, { ...cfg.agent, seed: cfg.seed });
+    if (cfg.algorithm === 'mappo') {
+      const v = await mappoVector(cfg);
+      vec = v;
+      trainer = resumeFrom ? loadMappo(resumeFrom, v) : new MappoTrainer(v, { ...mappoConfig(cfg), seed: cfg.seed });
+    } else trainer = resumeFrom ? loadMaddpg(resumeFrom, env) : new MaddpgTrainer(env, { ...cfg.agent, seed: cfg.seed });
+    if (resumeFrom) say(`resumed from ${RUN_FILES.checkpoint} at step ${trainer.counters.step}`);
   } catch (e) {
     writeMeta(dir, { ...meta, status: 'failed', endedAt: new Date().toISOString(), error: (e as Error).message });
     say(`failed: ${(e as Error).message}`);
@@ -208,7 +213,8 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
   let lastCkpt = startStep;
   let lastEval = startStep;
   const save = (why: string) => {
-    saveMaddpg(trainer, ckpt, { allowMidEpisode: !trainer.betweenEpisodes });
+    if (trainer instanceof MappoTrainer) saveMappo(trainer, ckpt, { allowMidIteration: !trainer.betweenEpisodes });
+    else saveMaddpg(trainer, ckpt, { allowMidEpisode: !trainer.betweenEpisodes });
     lastCkpt = trainer.counters.step;
     meta.step = trainer.counters.step;
     writeMeta(dir, meta);
@@ -220,12 +226,17 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
   };
 
   let status: RunStatus = 'running';
+  let lastLog = startStep;
+  let iterations = 0;
   try {
     if (trainer.counters.step < total) say(`training ${cfg.name} (seed ${cfg.seed}) from step ${trainer.counters.step} to ${total} in ${dir}`);
     while (trainer.counters.step < total) {
       trainer.train(1, hook);
       const step = trainer.counters.step;
-      if (step % cfg.train.logEvery === 0 || step === total) {
+      iterations++;
+      // A MAPPO step is one vector step (envs env steps): log when a logEvery boundary is crossed.
+      if (Math.floor(step / cfg.train.logEvery) > Math.floor(lastLog / cfg.train.logEvery) || step >= total) {
+        lastLog = step;
         const sps = (step - startStep) / ((performance.now() - t0) / 1000);
         const recent = returns.slice(-5);
         const losses = trainer.lastLosses.criticLoss.map((l) => l.toFixed(4)).join('/');
@@ -236,7 +247,7 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
       }
       bar?.update(step, { ep: trainer.counters.episode, ret: returns.length ? returns[returns.length - 1] : 0 });
       // Let SIGINT handlers run: the loop is synchronous otherwise.
-      if (step % 16 === 0 || trainer.betweenEpisodes) await new Promise((r) => setImmediate(r));
+      if (iterations % 16 === 0 || trainer.betweenEpisodes) await new Promise((r) => setImmediate(r));
       if (!trainer.betweenEpisodes) continue;
       if (o.signal?.aborted) {
         save('interrupted');
@@ -247,7 +258,7 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
       if (cfg.train.evalEvery > 0 && step - lastEval >= cfg.train.evalEvery) {
         lastEval = step;
         evalEnv ??= new AsyncInferenceEnv(envOptions(cfg));
-        const [ev] = await evaluatePolicies(evalEnv, [agentPolicy(trainer)], cfg.train.evalEpisodes, cfg.eval.seed);
+        const [ev] = await evaluatePolicies(evalEnv, [agentPolicy(trainer, cfg.algorithm)], cfg.train.evalEpisodes, cfg.eval.seed);
         sink.scalars(
           { 'eval/throughput': ev.mean.throughput, 'eval/p99_ms': ev.mean.p99Ms, 'eval/slo': ev.mean.sloAttainment, 'eval/return': ev.mean.return },
           step,
@@ -265,6 +276,7 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
         evalEnv ??= new AsyncInferenceEnv(envOptions(cfg));
         say(`final evaluation: ${cfg.eval.episodes} episodes, baselines ${cfg.eval.baselines.join(', ') || 'none'}`);
         results = await evaluateRun(evalEnv, trainer, {
+          name: cfg.algorithm,
           episodes: cfg.eval.episodes,
           seed: cfg.eval.seed,
           baselines: cfg.eval.baselines,
@@ -288,6 +300,7 @@ async function trainLocked(o: TrainRunOptions, dir: string, meta: RunMeta, newCo
     sink.close();
     trainer.dispose();
     env.close();
+    vec?.close();
     evalEnv?.close();
   }
 }

@@ -89,6 +89,34 @@ export const AgentConfigSchema = z
     otherActions: z.enum(['buffer', 'current', 'best-response']),
     hysteresis: z.number().gt(0).max(1),
     optimismUpdates: int(0, BILLION),
+    actorDelay: int(0, BILLION),
+  })
+  .strict();
+
+/** MAPPO hyper-parameters (agents/mappo.ts MappoConfig) plus the vector env it trains on. */
+export const MappoConfigSchema = z
+  .object({
+    lr: pos(10),
+    gamma: z.number().min(0).max(1),
+    gaeLambda: z.number().min(0).max(1),
+    rolloutSteps: int(1, MILLION),
+    horizon: int(1, BILLION),
+    epochs: int(1, 1000),
+    minibatches: int(1, 4096),
+    clip: pos(10),
+    valueClip: nonNeg(MILLION),
+    entCoef: nonNeg(MILLION),
+    vfCoef: nonNeg(MILLION),
+    maxGradNorm: nonNeg(MILLION),
+    hidden: intList(1, 4096, 16),
+    activation: z.enum(['tanh', 'relu']),
+    shareActor: z.boolean(),
+    valueNorm: z.boolean(),
+    dtUnit: pos(MILLION),
+    averageReward: z.boolean(),
+    rhoLr: pos(1),
+    envs: int(1, 256),
+    vector: z.enum(['sync', 'async']),
   })
   .strict();
 
@@ -102,7 +130,10 @@ export const RunConfigSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only (it names a directory)'),
     seed: int(0, MAX_SEED),
     env: EnvConfigSchema,
+    /** Which learner `train` runs: TOP's MADDPG (agent.*) or MAPPO (mappo.*). */
+    algorithm: z.enum(['maddpg', 'mappo']),
     agent: AgentConfigSchema,
+    mappo: MappoConfigSchema,
     train: z
       .object({
         steps: int(1, BILLION),

@@ -8,7 +8,9 @@
  * larger source of variance), each seed averaged over the evaluation episodes.
  */
 
-import { posPolicy, tritonPolicy } from '../../agents/baselines.js';
+import { availableParallelism } from 'node:os';
+import { type BackendChoice, initBackend } from '../../agents/backend.js';
+import { posPolicy, type TritonOptions, tritonPolicy } from '../../agents/baselines.js';
 import { deadlineAwarePolicy, describeStatic, type RateTableEntry, rateAdaptivePolicy, staticPolicy } from '../../agents/heuristics.js';
 import { AsyncInferenceEnv } from '../../env/async-inference-env.js';
 import type { AsyncInferenceOptions } from '../../env/options.js';
@@ -19,10 +21,10 @@ import { loadWorkloadFile, type Workload } from '../../env/workload.js';
 import { machineLine } from '../machine.js';
 import { gitInfo } from '../run-dir.js';
 import { type EpisodeResult, runEpisode, type SeriesPoint } from './episode.js';
-import { describeLearner, type TrainedLearner, trainLearner } from './learners.js';
+import { checkLearner, describeLearner, learnerPolicy, type TrainedLearner, type TrainJob, trainLearners } from './learners.js';
 import { atTotalRate, calibrateCapacity } from './load.js';
 import { BASELINE_POLICIES, type BaselineName, type LearnerSpec, type Spec } from './spec.js';
-import { type TuneContext, tuneDeadline, tuneRateTable, tuneStatic, tuneTriton } from './tuning.js';
+import { type TuneContext, tuneDeadline, tuneRateTable, tuneStatic, tuneTriton, tuneTritonOnMixture } from './tuning.js';
 
 export interface ResultRow {
   workload: string;
@@ -66,6 +68,8 @@ export interface SpecResults {
   warmupS: number;
   episodeS: number;
   capacity: Record<string, number>;
+  /** The tfjs backend the learners trained on (null without learned rows). */
+  tfjsBackend: string | null;
   rows: ResultRow[];
   series: SeriesRow[];
   wallS: number;
@@ -112,6 +116,10 @@ function meanSeries(eps: EpisodeResult[]): SeriesPoint[] {
 export interface RunSpecOptions {
   log?: (line: string) => void;
   command?: string;
+  /** tfjs backend the learners train on (default wasm; each worker thread starts the same one). */
+  backend?: BackendChoice;
+  /** Worker threads training the (learner, seed) jobs (default: one per core). */
+  trainThreads?: number;
   /** Workloads whose time series are kept (default: diurnal and the replays). */
   seriesFor?: (workload: string) => boolean;
 }
@@ -121,7 +129,7 @@ export function learnerSpecs(spec: Spec): [string, LearnerSpec][] {
   return spec.policies
     .filter((p) => !(BASELINE_POLICIES as readonly string[]).includes(p))
     .map((p): [string, LearnerSpec] => {
-      const l = spec.learners[p] ?? { algorithm: 'maddpg' as const, agent: {}, envs: 1 };
+      const l = spec.learners[p] ?? { algorithm: 'maddpg' as const, agent: {}, envs: 1, learn: 'both' as const };
       // MADDPG learners start from the spec's shared MADDPG options (learned.agent).
       const agent = l.algorithm === 'maddpg' ? { ...spec.learned.agent, ...l.agent } : l.agent;
       return [p, { ...l, agent, steps: l.steps ?? spec.learned.steps }];
@@ -153,22 +161,41 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
     spec.loads.map((load) => ({ workload, heldOut, load, rate: load * capacity[workload.name] })),
   );
 
-  // Learned policies: each learner once per training seed on the mixture of training workloads × loads.
+  // Learned policies: each learner once per training seed on the mixture of training workloads ×
+  // loads, the (learner, seed) jobs in parallel worker threads. A residual learner's base is tuned
+  // first, on that same training mixture and the tuning seeds.
   const learners = learnerSpecs(spec);
-  const trained = new Map<string, TrainedLearner[]>();
+  for (const [name, l] of learners) checkLearner(name, l);
   const trainSet = workloads.filter((w) => !w.heldOut).map(({ workload }) => ({ workload, capacity: capacity[workload.name] }));
   if (learners.length && !trainSet.length) throw new Error(`${spec.file}: every workload is held out; the learners have nothing to train on`);
+  // Tuned once and shared by every learner over the Triton-like base.
+  const baseTuning = new Map<string, { steps: number }>();
+  let tritonBase: { config: TritonOptions; steps: number } | null = null;
   for (const [name, l] of learners) {
-    const list: TrainedLearner[] = [];
-    for (const seed of spec.seeds.train) {
-      const t = trainLearner(name, l, seed, base, trainSet, spec.learned.trainLoads);
-      list.push(t);
-      log(
-        `trained ${name} seed ${seed}: ${l.steps} steps on ${trainSet.length * spec.learned.trainLoads.length} workload×load envs in ${t.trainWallS.toFixed(1)} s`,
+    if (l.residual !== 'triton') continue;
+    if (!tritonBase) {
+      const envs = trainSet.flatMap(({ workload, capacity: c }) =>
+        spec.learned.trainLoads.map((load) => new AsyncInferenceEnv({ ...base, executor: 'sim', workload: atTotalRate(workload, load * c) })),
       );
+      try {
+        const t = await tuneTritonOnMixture(envs, tuneSeeds.slice(0, 1), spec.warmupS);
+        tritonBase = { config: t.config, steps: t.steps };
+        log(`residual base triton tuned on the training mixture: ${JSON.stringify(t.config)} (${t.steps} steps)`);
+      } finally {
+        for (const e of envs) e.close();
+      }
     }
-    trained.set(name, list);
+    l.residualConfig = tritonBase.config;
+    baseTuning.set(name, { steps: tritonBase.steps });
   }
+  const jobs: TrainJob[] = learners.flatMap(([name, learner]) =>
+    spec.seeds.train.map((seed) => ({ name, learner, seed, base, train: trainSet, trainLoads: spec.learned.trainLoads })),
+  );
+  const tt = performance.now();
+  const backend = jobs.length ? (await initBackend(o.backend ?? 'wasm', { log: () => {} })).choice : null;
+  const results = jobs.length ? await trainLearners(jobs, o.trainThreads ?? availableParallelism(), backend ?? 'wasm', log) : [];
+  if (jobs.length) log(`trained ${jobs.length} (learner, seed) jobs in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
+  const trained = new Map<string, TrainedLearner[]>(learners.map(([name]) => [name, results.filter((r) => r.name === name)]));
 
   const rows: ResultRow[] = [];
   const series: SeriesRow[] = [];
@@ -277,7 +304,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         try {
           for (const tr of list) {
             const runEnv = own ?? env;
-            const policy = tr.policyOn(runEnv);
+            const policy = learnerPolicy(tr, l, runEnv);
             const eps: EpisodeResult[] = [];
             for (const seed of evalSeeds) eps.push(await runEpisode(runEnv, policy, { seed, warmupS: spec.warmupS }));
             perSeed.push(eps);
@@ -291,7 +318,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         const ratios = perSeed.map((eps) => mean(eps.map((e) => e.goodput)) / Math.max(1e-9, mean(staticGood)));
         const ri = meanInterval(ratios, `${tag}:${lname}:ratio`);
         pushRow(
-          { name: lname, kind: 'learned', setup: describeLearner(lname, l, trainSet.length), budget: l.steps },
+          { name: lname, kind: 'learned', setup: describeLearner(lname, l, trainSet.length), budget: l.steps + (baseTuning.get(lname)?.steps ?? 0) },
           all,
           { goodputRatio: ri.mean, ci95: ri.ci95 },
           spec.seeds.train,
@@ -307,7 +334,6 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
       env.close();
     }
   }
-  for (const list of trained.values()) for (const t of list) t.dispose();
   return {
     name: spec.name,
     scale: spec.scale,
@@ -319,6 +345,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
     warmupS: spec.warmupS,
     episodeS: (((spec.env as AsyncInferenceOptions).maxSteps ?? 1000) * ((spec.env as AsyncInferenceOptions).epochMs ?? 10)) / 1000 - spec.warmupS,
     capacity,
+    tfjsBackend: backend,
     rows,
     series,
     wallS: (performance.now() - t0) / 1000,

@@ -16,6 +16,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import type { TritonOptions } from '../../agents/baselines.js';
 import { deepMerge, readYaml } from '../config/load.js';
 import { AgentConfigSchema, ConfigError, formatIssues, MAX_SEED } from '../config/schema.js';
 
@@ -37,8 +38,15 @@ export const LearnerSchema = z
     agent: z.record(z.string(), z.unknown()).default({}),
     /** MAPPO: sub-envs of the synchronous vector env. */
     envs: z.number().int().min(1).max(256).default(8),
+    /**
+     * Which agents learn (an ablation): 'launcher' or 'scheduler' freezes the other to the residual
+     * base's own choice (needs `residual`). Default both.
+     */
+    learn: z.enum(['both', 'launcher', 'scheduler']).default('both'),
     /** Learn a residual over this heuristic (env/residual.ts). */
     residual: z.enum(['greedy-release', 'triton']).optional(),
+    /** Residual moves per component: choices base − r … base + r. */
+    residualRange: z.number().int().min(1).max(16).default(1),
     /** Behaviour-cloning warm start (agents/bc.ts): from "keep" in residual mode, else from greedy-release. */
     warmStart: z
       .object({ steps: z.number().int().min(1).max(1e7), targetAccuracy: z.number().gt(0).max(1).default(0.95) })
@@ -61,7 +69,11 @@ export const LearnerSchema = z
       .optional(),
   })
   .strict();
-export type LearnerSpec = z.output<typeof LearnerSchema> & { steps: number };
+export type LearnerSpec = z.output<typeof LearnerSchema> & {
+  steps: number;
+  /** The residual base's configuration, tuned by the harness on the training mixture. */
+  residualConfig?: TritonOptions;
+};
 
 const seedRange = z.object({ from: z.number().int().min(0).max(MAX_SEED), count: z.number().int().min(1).max(1000) }).strict();
 

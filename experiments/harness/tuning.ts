@@ -152,3 +152,29 @@ export async function tuneRateTable(
   }
   return { table, steps };
 }
+
+/**
+ * The Triton-like grid of `tuneTriton`, scored on a set of envs (a learner's training mixture: every
+ * training workload × load) instead of one cell: mean goodput over envs × seeds. What a residual
+ * learner's base is tuned on, so nothing of the evaluation cells leaks into it.
+ */
+export async function tuneTritonOnMixture(envs: AsyncInferenceEnv[], seeds: readonly number[], warmupS: number): Promise<Tuned<TritonOptions>> {
+  const v = envs[0].view();
+  let best: TritonOptions = {};
+  let bestScore = Number.NEGATIVE_INFINITY;
+  const ctxs = envs.map((env): TuneContext => ({ env, seeds, warmupS, steps: 0, evals: 0 }));
+  for (const instances of [1, 2])
+    for (const maxBatch of v.batchSizes.filter((b) => b > 1))
+      for (const maxQueueDelayMs of [0, 2, 5, 10]) {
+        const o = { instances, maxBatch, maxQueueDelayMs };
+        let s = 0;
+        for (const ctx of ctxs) s += await score(ctx, tritonPolicy(ctx.env, o));
+        if (s > bestScore) {
+          best = o;
+          bestScore = s;
+        }
+      }
+  const steps = ctxs.reduce((a, c) => a + c.steps, 0);
+  const evals = ctxs.reduce((a, c) => a + c.evals, 0);
+  return { config: best, goodput: bestScore / envs.length, steps, evals };
+}

@@ -59,6 +59,8 @@ export function adaptationJson(r: SpecResults): Record<string, unknown> {
       budgetSteps: x.budgetSteps,
     })),
     capacity: r.capacity,
+    tfjsBackend: r.tfjsBackend,
+    bar: theBar(r.rows),
     warmupS: r.warmupS,
     episodeS: r.episodeS,
     series: r.series,
@@ -70,6 +72,105 @@ export function adaptationJson(r: SpecResults): Record<string, unknown> {
     command: r.command,
     wallS: r.wallS,
   };
+}
+
+export interface BarVerdict {
+  learner: string;
+  /** Non-stationary cells where the learner's goodput is ≥ 1.10 × best static with the interval above 1. */
+  wins: string[];
+  heldOutWins: string[];
+  /** poisson-steady cells and the ratio there (the bar: none below 0.98). */
+  steady: { cell: string; ratio: number }[];
+  passes: boolean;
+  /** Cells where the learner's mean goodput beats each heuristic's. */
+  beatsRateAdaptive: number;
+  beatsDeadlineAware: number;
+  cells: number;
+}
+
+/**
+ * The issue's bar per learner: ≥ 10 % over best static, paired interval above 1, on ≥ 3 non-stationary
+ * cells including a held-out replay, and no worse than −2 % on poisson-steady.
+ */
+export function theBar(rows: ResultRow[]): BarVerdict[] {
+  const learners = [...new Set(rows.filter((r) => r.kind === 'learned').map((r) => r.policy))];
+  const cell = (r: ResultRow) => `${r.workload}@${r.load}`;
+  return learners.map((learner) => {
+    const mine = rows.filter((r) => r.policy === learner);
+    const wins = mine.filter((r) => r.workload !== 'poisson-steady' && r.vsBestStatic && r.vsBestStatic.goodputRatio >= 1.1 && r.vsBestStatic.ci95[0] > 1);
+    const steady = mine.filter((r) => r.workload === 'poisson-steady').map((r) => ({ cell: cell(r), ratio: r.vsBestStatic?.goodputRatio ?? Number.NaN }));
+    const other = (name: string) =>
+      mine.filter((r) => {
+        const h = rows.find((x) => x.policy === name && cell(x) === cell(r));
+        return h !== undefined && r.goodput.mean > h.goodput.mean;
+      }).length;
+    const heldOutWins = wins.filter((r) => r.heldOut).map(cell);
+    return {
+      learner,
+      wins: wins.map(cell),
+      heldOutWins,
+      steady,
+      passes: wins.length >= 3 && heldOutWins.length >= 1 && steady.every((x) => x.ratio >= 0.98),
+      beatsRateAdaptive: other('rate-adaptive'),
+      beatsDeadlineAware: other('deadline-aware'),
+      cells: mine.length,
+    };
+  });
+}
+
+function barLines(rows: ResultRow[]): string[] {
+  return theBar(rows).map(
+    (b) =>
+      `- **${b.learner}**: ${b.passes ? 'meets the bar' : 'misses the bar'} — ≥ 10 % over best static (interval above 1) on ${b.wins.length} non-stationary cell(s)${b.wins.length ? ` (${b.wins.join(', ')})` : ''}, ${b.heldOutWins.length} of them held out; poisson-steady ${b.steady.map((x) => `${x.cell} ${fmt(x.ratio * 100, 1)} %`).join(', ') || '–'} of best static. Mean goodput above rate-adaptive in ${b.beatsRateAdaptive} of ${b.cells} cells, above deadline-aware in ${b.beatsDeadlineAware} of ${b.cells}.`,
+  );
+}
+
+/** Where the best learned row beats every baseline (on mean goodput) and where a baseline stays ahead. */
+function paysLines(rows: ResultRow[]): string[] {
+  const cells = [...new Set(rows.map((r) => `${r.workload}@${r.load}`))];
+  const pays: string[] = [];
+  const not: string[] = [];
+  for (const c of cells) {
+    const rs = rows.filter((r) => `${r.workload}@${r.load}` === c);
+    const learned = rs.filter((r) => r.kind === 'learned').sort((a, b) => b.goodput.mean - a.goodput.mean)[0];
+    const baseline = rs.filter((r) => r.kind === 'baseline').sort((a, b) => b.goodput.mean - a.goodput.mean)[0];
+    if (!learned || !baseline) continue;
+    const ratio = learned.goodput.mean / Math.max(1e-9, baseline.goodput.mean);
+    (ratio > 1 ? pays : not).push(`${c} (${learned.policy} ${fmt(ratio * 100, 0)} % of ${baseline.policy})`);
+  }
+  if (!pays.length && !not.length) return [];
+  return [
+    `Learning pays (the best learned row's mean goodput above every baseline's) on ${pays.length} of ${cells.length} cells${pays.length ? `: ${pays.join('; ')}` : ''}. It does not on ${not.length}${not.length ? `: ${not.join('; ')}` : ''}.`,
+  ];
+}
+
+/**
+ * Ablations of a learner P whose spec also trains `P-launcher` and `P-scheduler` (one agent learns,
+ * the other keeps its base's choice): goodput vs best static per cell for the three.
+ */
+function ablationLines(rows: ResultRow[]): string[] {
+  const names = new Set(rows.map((r) => r.policy));
+  const out: string[] = [];
+  for (const p of names) {
+    const parts = [p, `${p}-launcher`, `${p}-scheduler`];
+    if (!parts.every((x) => names.has(x))) continue;
+    out.push(`## Ablation: which agent of ${p} pays`, '');
+    out.push(
+      `Goodput ÷ best static (interval over training seeds); \`${p}-launcher\` learns only the launcher (the scheduler keeps the base's choice), \`${p}-scheduler\` only the scheduler.`,
+      '',
+    );
+    out.push(`| cell | both (${p}) | launcher only | scheduler only |`, '|---|---|---|---|');
+    const cells = [...new Set(rows.map((r) => `${r.workload}@${r.load}`))];
+    for (const c of cells) {
+      const v = (name: string) => {
+        const r = rows.find((x) => x.policy === name && `${x.workload}@${x.load}` === c)?.vsBestStatic;
+        return r ? `${fmt(r.goodputRatio, 3)} [${fmt(r.ci95[0], 3)}, ${fmt(r.ci95[1], 3)}]` : '–';
+      };
+      out.push(`| ${c} | ${parts.map(v).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out;
 }
 
 function verdicts(rows: ResultRow[]): string[] {
@@ -171,7 +272,7 @@ export function adaptationMarkdown(r: SpecResults): string {
   const lines: string[] = [
     '# adaptation: when does learned scheduling pay?',
     '',
-    `Machine: ${r.machine} (date and commit when the run started). Command: \`${r.command}\` (scale ${r.scale}, ${fmt(r.wallS / 60, 1)} min). Executor: ${r.executor === 'sim' ? 'the simulator with roofline V100 costs' : 'the native executor'}.`,
+    `Machine: ${r.machine} (date and commit when the run started). Command: \`${r.command}\` (scale ${r.scale}, ${fmt(r.wallS / 60, 1)} min). Executor: ${r.executor === 'sim' ? 'the simulator with roofline V100 costs' : 'the native executor'}.${r.tfjsBackend ? ` Learners trained on the tfjs ${r.tfjsBackend} backend, one (learner, seed) job per worker thread.` : ''}`,
     '',
     `Three models with mixed SLOs (squeezenet1_1 10 ms, resnet50 50 ms, bert_layer 200 ms; shares 50 / 30 / 20 %) under seven workload shapes at ${[...new Set(r.rows.map((x) => x.load))].join(' and ')} of each workload's calibrated capacity (${Object.entries(
       r.capacity,
@@ -187,12 +288,19 @@ export function adaptationMarkdown(r: SpecResults): string {
     '',
     '## Verdicts',
     '',
+    ...paysLines(r.rows),
+    '',
+    'The bar (≥ 10 % over the best static policy with the paired interval above 1 on at least 3 non-stationary cells, one of them a held-out replay, and no worse than −2 % on poisson-steady):',
+    '',
+    ...barLines(r.rows),
+    '',
     ...verdicts(r.rows),
     '',
     plotMarkdown('goodput relative to best static', 'adaptation-vs-static'),
     '',
     plotMarkdown('goodput over time', 'adaptation-series'),
     '',
+    ...ablationLines(r.rows),
   ];
   for (const w of [...new Set(r.rows.map((x) => x.workload))]) {
     for (const load of [...new Set(r.rows.filter((x) => x.workload === w).map((x) => x.load))]) {
