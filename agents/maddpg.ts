@@ -62,11 +62,12 @@ export interface MaddpgConfig {
    * actions stored with the transition) or 'current' (sampled from their current policies, a
    * centralised policy gradient as in FACMAC, Peng et al. 2021): agent k then improves against what
    * its partners do now, not what they did when exploring — the cure for relative overgeneralisation
-   * that coordination needs. 'best-response': each partner plays, per sample, the action that
-   * maximises agent k's critic given k's own sampled action (optimistic joint-action learning after
-   * Lauer & Riedmiller 2000, done in the actor): an agent then values its action by the best
-   * partner reply, which is what escapes relative overgeneralisation. Partners whose action set has
-   * more than BEST_RESPONSE_MAX joint choices fall back to 'current'.
+   * that coordination needs. 'best-response': agent k values each of its actions by the best
+   * partner reply (optimistic joint-action learning after Lauer & Riedmiller 2000, done in the
+   * actor), which is what escapes relative overgeneralisation. When k's own joint action set is
+   * enumerable, the actor maximises Σ_i π_k(i) · max_reply Q(s, i, reply) exactly over its choices i;
+   * otherwise partners reply to k's sampled action. Partners whose action set has more than
+   * BEST_RESPONSE_MAX joint choices fall back to 'current'.
    */
   otherActions: 'buffer' | 'current' | 'best-response';
   /**
@@ -280,27 +281,66 @@ export class MaddpgNetworks {
     let q = this.critics[k].apply(tf.concat([b.state, ...acts], 1) as tf.Tensor2D);
     const qCurrent = q;
     if (mode === 'best-response' && this.optimism > 0) {
-      // Each enumerable partner in turn replies with the action that maximises Q given the rest.
-      for (let j = 0; j < acts.length; j++) {
-        if (j === k) continue;
-        const choices = jointChoices(this.layout[j].codec.heads);
-        if (choices.length > BEST_RESPONSE_MAX) continue;
-        const qs = choices.map((row) => {
-          const tiled = tf.tile(tf.tensor2d(row, [1, row.length]), [b.rows, 1]);
-          return this.critics[k].apply(tf.concat([b.state, ...acts.map((a, i) => (i === j ? tiled : a))], 1) as tf.Tensor2D);
+      const own = jointChoices(this.layout[k].codec.heads);
+      const partnersEnumerable = this.layout.every((l, j) => j === k || jointChoices(l.codec.heads).length <= BEST_RESPONSE_MAX);
+      if (own.length <= BEST_RESPONSE_MAX && partnersEnumerable) {
+        // Exact optimistic value under agent k's own policy: Σ_i π_k(i) · max over partner replies
+        // of Q(s, i, reply), every own choice i enumerated (so the best reply is to each action, not
+        // to a soft mixture of them), the gradient flowing through π_k's probabilities.
+        const best = own.map((row) => {
+          const mine = tf.tile(tf.tensor2d(row, [1, row.length]), [b.rows, 1]);
+          return this.bestReply(
+            k,
+            b,
+            acts.map((a, i) => (i === k ? mine : a)),
+          );
         });
-        const stacked = tf.concat(qs, 1);
-        const best = tf.argMax(stacked, 1).dataSync();
-        const reply = new Float32Array(b.rows * choices[0].length);
-        best.forEach((c, r) => {
-          reply.set(choices[c], r * choices[0].length);
-        });
-        acts[j] = tf.tensor2d(reply, [b.rows, choices[0].length]);
-        q = tf.max(stacked, 1, true) as tf.Tensor2D;
-      }
+        const table = tf.concat(best, 1); // [rows, |own|], no gradient (critic parameters are not trained here)
+        const lsm = this.headLogSoftmax(k, logits);
+        const ownOneHot = tf.tensor2d(Float32Array.from(own.flatMap((r) => Array.from(r))), [own.length, own[0].length]);
+        const probs = tf.exp(tf.matMul(lsm, ownOneHot, false, true)); // [rows, |own|]: Π_h π_h(i_h)
+        q = tf.sum(tf.mul(probs, table), 1, true) as tf.Tensor2D;
+      } else q = this.bestReply(k, b, acts);
       if (this.optimism < 1) q = tf.add(tf.mul(this.optimism, q), tf.mul(1 - this.optimism, qCurrent)) as tf.Tensor2D;
     }
     return tf.add(tf.neg(tf.mean(q)), tf.mul(this.cfg.actorReg, tf.mean(tf.square(logits)))) as tf.Scalar;
+  }
+
+  /** Per-head log-softmax of agent k's logits, concatenated (dense ops only). */
+  private headLogSoftmax(k: number, logits: tf.Tensor2D): tf.Tensor2D {
+    const heads = this.layout[k].codec.heads;
+    if (heads.length === 1) return tf.logSoftmax(logits) as tf.Tensor2D;
+    return tf.concat(
+      tf.split(logits, [...heads], 1).map((p) => tf.logSoftmax(p)),
+      1,
+    ) as tf.Tensor2D;
+  }
+
+  /**
+   * max over the partners' joint replies of agent k's critic given `acts` for everyone else: each
+   * enumerable partner in turn replies with the action that maximises Q given the rest.
+   */
+  private bestReply(k: number, b: Batch, acts: tf.Tensor2D[]): tf.Tensor2D {
+    const a = [...acts];
+    let q = this.critics[k].apply(tf.concat([b.state, ...a], 1) as tf.Tensor2D);
+    for (let j = 0; j < a.length; j++) {
+      if (j === k) continue;
+      const choices = jointChoices(this.layout[j].codec.heads);
+      if (choices.length > BEST_RESPONSE_MAX) continue;
+      const qs = choices.map((row) => {
+        const tiled = tf.tile(tf.tensor2d(row, [1, row.length]), [b.rows, 1]);
+        return this.critics[k].apply(tf.concat([b.state, ...a.map((x, i) => (i === j ? tiled : x))], 1) as tf.Tensor2D);
+      });
+      const stacked = tf.concat(qs, 1);
+      const best = tf.argMax(stacked, 1).dataSync();
+      const reply = new Float32Array(b.rows * choices[0].length);
+      best.forEach((c, r) => {
+        reply.set(choices[c], r * choices[0].length);
+      });
+      a[j] = tf.tensor2d(reply, [b.rows, choices[0].length]);
+      q = tf.max(stacked, 1, true) as tf.Tensor2D;
+    }
+    return q;
   }
 
   actorStep(k: number, b: Batch, rng: Rng): number {

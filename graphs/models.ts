@@ -12,6 +12,8 @@ import { buildModel, ZOO } from './zoo/index.js';
 
 export interface ResolveOptions {
   batch?: number;
+  /** ONNX files only: shapes of named inputs, binding their dynamic dims (`--input-shape`). */
+  inputShapes?: Record<string, number[]>;
   resolution?: number;
   seed?: number;
 }
@@ -21,12 +23,14 @@ export function isModelFile(spec: string): boolean {
 }
 
 export function resolveModel(spec: string, opts: ResolveOptions = {}): Graph {
+  const shapes = opts.inputShapes && Object.keys(opts.inputShapes).length ? opts.inputShapes : undefined;
+  if (shapes && !/\.onnx$/i.test(spec)) throw new GraphError('--input-shape applies to .onnx files only (zoo models and graph JSON have fixed shapes)', spec);
   if (!isModelFile(spec)) {
     if (!Object.hasOwn(ZOO, spec)) throw new GraphError(`unknown model '${spec}' (zoo models: ${Object.keys(ZOO).join(', ')}; or give a .onnx / .json file)`);
     return buildModel(spec, opts);
   }
   let graph: Graph;
-  if (/\.onnx$/i.test(spec)) graph = loadOnnxFile(spec);
+  if (/\.onnx$/i.test(spec)) graph = loadOnnxFile(spec, shapes ? { inputShapes: shapes, ...(opts.batch !== undefined ? { batch: opts.batch } : {}) } : {});
   else {
     const text = readTextBounded(spec, 'model');
     // Files are untrusted: re-infer so a hand-edited shape or op is caught here, named.

@@ -259,11 +259,12 @@ describe('MADDPG on games with relative overgeneralisation', () => {
     expect(lenient.filter((p) => p === 10).length, `payoffs ${lenient}`).toBeGreaterThanOrEqual(4);
   }, 300_000);
 
-  it('climbing game: TOP-faithful MADDPG never finds the optimum (11); a hysteretic critic with hot Gumbel samples does on 3 of 5 seeds', async () => {
+  it('climbing game: TOP-faithful MADDPG never finds the optimum (11); best-response coordination with a critic warm-up does on ≥ 4 of 5 seeds', async () => {
     const faithful = await payoffs('climbing', {});
     expect(faithful).not.toContain(11);
-    const hysteretic = await payoffs('climbing', { hysteresis: 0.01, temperature: 5 });
-    expect(hysteretic.filter((p) => p === 11).length, `payoffs ${hysteretic}`).toBeGreaterThanOrEqual(3);
+    // Without the warm-up the actors saturate on (1, 1) = 7 before the critic has learned the table.
+    const optimistic = await payoffs('climbing', { otherActions: 'best-response', optimismUpdates: 2500, actorDelay: 500 }, 4000);
+    expect(optimistic.filter((p) => p === 11).length, `payoffs ${optimistic}`).toBeGreaterThanOrEqual(4);
   }, 300_000);
 
   it('the coordination options are checked', () => {
@@ -271,6 +272,7 @@ describe('MADDPG on games with relative overgeneralisation', () => {
       /otherActions' must be 'buffer', 'current' or 'best-response'/,
     );
     expect(() => new MaddpgTrainer(MatrixGame.named('climbing'), { hysteresis: 0 })).toThrow(/hysteresis' must be in \(0, 1\]/);
+    expect(() => new MaddpgTrainer(MatrixGame.named('climbing'), { actorDelay: -1 })).toThrow(/actorDelay' must be a non-negative integer, got -1/);
     expect(() => MatrixGame.named('chicken')).toThrow(/no matrix game 'chicken' \(games: climbing, penalty\)/);
   });
 });

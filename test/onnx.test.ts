@@ -13,11 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graphs/builder.js';
 import { type AttrValue, type Graph, GraphError, numel } from '../graphs/ir.js';
 import { exportOnnx, saveOnnxFile } from '../graphs/onnx/export.js';
-import { importOnnx, loadOnnxFile } from '../graphs/onnx/import.js';
+import { importOnnx, loadOnnxFile, parseInputShape } from '../graphs/onnx/import.js';
 import { type NodeProto, onnx, type TensorProto } from '../graphs/onnx/proto.js';
 import { evaluate } from '../graphs/reference.js';
 import { materializeWeights, randomInputs, type TensorData } from '../graphs/weights.js';
 import { buildModel } from '../graphs/zoo/index.js';
+import { cli } from './cli-helpers.js';
 
 ort.env.logLevel = 'error';
 
@@ -410,7 +411,12 @@ describe('import of foreign ONNX forms', () => {
       outputs: [vi('y', [1, 4])],
       nodes: [{ name: 'id', opType: 'Identity', input: ['x'], output: ['y'] }],
     });
-    expectGraphError(() => importOnnx(dyn, 'dyn.onnx'), 'dyn.onnx', "input 'x'", 'unknown dim 1 (seq)');
+    expectGraphError(
+      () => importOnnx(dyn, 'dyn.onnx'),
+      'dyn.onnx',
+      "input 'x' [1, seq] has a dynamic dim 1 ('seq')",
+      'give its shape with --input-shape x=1,<seq>',
+    );
     const shp = modelBytes({
       opset: 17,
       inputs: [x, vi('s', [2], 7)],
@@ -536,4 +542,65 @@ describe('zoo models in onnxruntime (batch 1)', () => {
       expect(numel(graph.outputs[0].shape)).toBe(1000);
     });
   }
+});
+
+describe('--input-shape: binding dynamic input dims', () => {
+  // Two inputs sharing the symbols N and T (a sequence model's tokens and mask), one fixed dim.
+  const shared = () =>
+    modelBytes({
+      opset: 17,
+      inputs: [vi('tokens', ['N', 'T', 8]), vi('mask', ['N', 'T', 8])],
+      outputs: [vi('y', ['N', 'T', 8])],
+      nodes: [{ name: 'mul', opType: 'Mul', input: ['tokens', 'mask'], output: ['y'] }],
+    });
+
+  it('binds symbols shared between inputs; the first input sets the batch', () => {
+    const g = importOnnx(shared(), 'seq.onnx', { inputShapes: { tokens: [2, 16, 8] } });
+    expect(g.inputs.map((i) => i.shape)).toEqual([
+      [2, 16, 8],
+      [2, 16, 8],
+    ]);
+    expect(g.batch).toBe(2);
+    expect(g.nodes.at(-1)?.outShapes[0]).toEqual([2, 16, 8]);
+    // Without a shape, dim 0 is the batch and the sequence length is an error naming the option.
+    expectGraphError(() => importOnnx(shared(), 'seq.onnx'), "input 'tokens' [N, T, 8] has a dynamic dim 1 ('T')", '--input-shape tokens=1,<T>,8');
+  });
+
+  it('refuses shapes that contradict the model, each other, --batch, or name no input', () => {
+    expectGraphError(
+      () => importOnnx(shared(), 'seq.onnx', { inputShapes: { tokens: [2, 16, 9] } }),
+      'tokens=2,16,9: dim 2 is fixed to 8 by the model [N, T, 8]',
+    );
+    expectGraphError(() => importOnnx(shared(), 'seq.onnx', { inputShapes: { tokens: [2, 16] } }), 'tokens=2,16 has rank 2; the input has rank 3');
+    expectGraphError(
+      () => importOnnx(shared(), 'seq.onnx', { inputShapes: { tokens: [2, 16, 8], mask: [2, 32, 8] } }),
+      "symbolic dim 'T' is 16 in --input-shape tokens=2,16,8 but 32 in mask=2,32,8",
+    );
+    expectGraphError(
+      () => importOnnx(shared(), 'seq.onnx', { inputShapes: { image: [1, 3] } }),
+      "--input-shape names 'image', which is not a graph input (inputs: tokens [N, T, 8], mask [N, T, 8])",
+    );
+    expectGraphError(() => importOnnx(shared(), 'seq.onnx', { batch: 4, inputShapes: { tokens: [2, 16, 8] } }), 'gives batch 2 but --batch is 4');
+  });
+
+  it('parses name=d0,d1,… and rejects anything else with the argument quoted', () => {
+    expect(parseInputShape('input_ids=1,128')).toEqual(['input_ids', [1, 128]]);
+    expect(parseInputShape('a=b=1,2')).toEqual(['a=b', [1, 2]]);
+    for (const bad of ['x', 'x=', '=1,2', 'x=1,,2', 'x=0,3', 'x=1.5', 'x=-1', 'x=3000000000'])
+      expect(() => parseInputShape(bad), bad).toThrow(/--input-shape .*expected name=d0,d1,…/);
+  });
+
+  it('the CLI binds them: graph --input-shape, repeated names refused', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'topsched-shapes-'));
+    const f = join(tmp, 'seq.onnx');
+    writeFileSync(f, shared());
+    const out = JSON.parse(await cli('graph', f, '--input-shape', 'tokens=1,4,8', '--json'));
+    expect(out.inputs).toEqual([
+      { name: 'tokens', shape: [1, 4, 8], dtype: 'float32' },
+      { name: 'mask', shape: [1, 4, 8], dtype: 'float32' },
+    ]);
+    await expect(cli('graph', f, '--input-shape', 'tokens=1,4,8', '--input-shape', 'tokens=1,5,8')).rejects.toThrow(/--input-shape gives 'tokens' twice/);
+    await expect(cli('graph', 'resnet50', '--input-shape', 'x=1,3,8,8')).rejects.toThrow(/--input-shape applies to \.onnx files only/);
+    rmSync(tmp, { recursive: true, force: true });
+  });
 });

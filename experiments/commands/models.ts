@@ -7,7 +7,7 @@ import { resolveModel } from '../../graphs/models.js';
 import { saveOnnxFile } from '../../graphs/onnx/export.js';
 import { buildModel, ZOO } from '../../graphs/zoo/index.js';
 import { printJson, si, table } from '../format.js';
-import { intOption } from './options.js';
+import { INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
 
 export function registerModels(program: Command): void {
   program
@@ -49,6 +49,7 @@ export function registerModels(program: Command): void {
     .command('graph <model>')
     .description('summarise a zoo model or an .onnx/.json file; optionally write it as topsched JSON or ONNX')
     .option('--batch <n>', 'batch size', intOption('--batch'))
+    .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--resolution <px>', 'input side for zoo image models', intOption('--resolution'))
     .option('--seed <n>', 'seed for random structure (randwire) and exported weights', intOption('--seed'), 0)
     .option('--out <file>', 'write the graph: .json (topsched IR) or .onnx (seeded random weights unless the graph has its own)')
@@ -56,39 +57,44 @@ export function registerModels(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  topsched graph inception_v3 --batch 8 --json\n  topsched graph resnet50 --out resnet50.onnx\n  topsched graph model.onnx --nodes',
+      '\nExamples:\n  topsched graph inception_v3 --batch 8 --json\n  topsched graph resnet50 --out resnet50.onnx\n  topsched graph model.onnx --nodes\n  topsched graph detector.onnx --input-shape images=1,3,640,640',
     )
-    .action((spec: string, opts: { batch?: number; resolution?: number; seed: number; out?: string; nodes?: boolean; json?: boolean }) => {
-      const graph = resolveModel(spec, { batch: opts.batch, resolution: opts.resolution, seed: opts.seed });
-      if (opts.out) {
-        if (/\.onnx$/i.test(opts.out)) saveOnnxFile(graph, opts.out, { seed: opts.seed });
-        else writeFileAtomic(opts.out, graphToString(graph));
-      }
-      const s = summarize(graph);
-      const nodes = graph.nodes.map((n) => ({ id: n.id, op: n.op, outShapes: n.outShapes, macs: n.macs, flops: n.flops, bytes: n.bytes, params: n.params }));
-      if (opts.json)
-        return printJson({
-          name: s.name,
-          batch: s.batch,
-          nodes: s.nodes,
-          params: s.params,
-          macs: s.macs,
-          flops: s.flops,
-          inputs: s.inputs,
-          outputs: s.outputs,
-          ...(opts.nodes ? { nodeList: nodes } : {}),
-          ...(opts.out ? { written: opts.out } : {}),
-        });
-      console.log(`${s.name}  batch ${s.batch}  ${s.nodes} nodes  ${si(s.params)} params  ${si(s.macs)} MACs  ${si(s.flops)} FLOPs`);
-      console.log(`inputs:  ${s.inputs.map((v) => `${v.name} [${v.shape}] ${v.dtype}`).join(', ')}`);
-      console.log(`outputs: ${s.outputs.map((v) => `${v.name} [${v.shape}]`).join(', ')}`);
-      if (opts.nodes)
-        console.log(
-          table(
-            ['node', 'op', 'output', 'MACs', 'bytes', 'params'],
-            nodes.map((n) => [n.id, n.op, n.outShapes.map((x) => `[${x}]`).join(' '), si(n.macs), si(n.bytes), n.params]),
-          ),
-        );
-      if (opts.out) console.log(`wrote ${opts.out}`);
-    });
+    .action(
+      (
+        spec: string,
+        opts: { batch?: number; inputShape: Record<string, number[]>; resolution?: number; seed: number; out?: string; nodes?: boolean; json?: boolean },
+      ) => {
+        const graph = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, resolution: opts.resolution, seed: opts.seed });
+        if (opts.out) {
+          if (/\.onnx$/i.test(opts.out)) saveOnnxFile(graph, opts.out, { seed: opts.seed });
+          else writeFileAtomic(opts.out, graphToString(graph));
+        }
+        const s = summarize(graph);
+        const nodes = graph.nodes.map((n) => ({ id: n.id, op: n.op, outShapes: n.outShapes, macs: n.macs, flops: n.flops, bytes: n.bytes, params: n.params }));
+        if (opts.json)
+          return printJson({
+            name: s.name,
+            batch: s.batch,
+            nodes: s.nodes,
+            params: s.params,
+            macs: s.macs,
+            flops: s.flops,
+            inputs: s.inputs,
+            outputs: s.outputs,
+            ...(opts.nodes ? { nodeList: nodes } : {}),
+            ...(opts.out ? { written: opts.out } : {}),
+          });
+        console.log(`${s.name}  batch ${s.batch}  ${s.nodes} nodes  ${si(s.params)} params  ${si(s.macs)} MACs  ${si(s.flops)} FLOPs`);
+        console.log(`inputs:  ${s.inputs.map((v) => `${v.name} [${v.shape}] ${v.dtype}`).join(', ')}`);
+        console.log(`outputs: ${s.outputs.map((v) => `${v.name} [${v.shape}]`).join(', ')}`);
+        if (opts.nodes)
+          console.log(
+            table(
+              ['node', 'op', 'output', 'MACs', 'bytes', 'params'],
+              nodes.map((n) => [n.id, n.op, n.outShapes.map((x) => `[${x}]`).join(' '), si(n.macs), si(n.bytes), n.params]),
+            ),
+          );
+        if (opts.out) console.log(`wrote ${opts.out}`);
+      },
+    );
 }

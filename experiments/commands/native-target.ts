@@ -11,7 +11,7 @@ import { resolveModel } from '../../graphs/models.js';
 import { type PartitionMethod, partition } from '../../graphs/partition/index.js';
 import { type Schedule, scheduleFromString, validateSchedule } from '../../graphs/schedule.js';
 import { NativeExecutor, type NativeExecutorOptions } from '../../native/index.js';
-import { choiceOption, intOption } from './options.js';
+import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
 
 export const BACKENDS = ['cpu', 'cuda'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -21,6 +21,8 @@ export interface TargetOptions {
   backend: Backend;
   schedule: string;
   batch?: number;
+  /** Shapes of dynamic ONNX inputs (`--input-shape`). */
+  inputShape?: Record<string, number[]>;
   cost?: string;
   timeBudget: number;
   seed: number;
@@ -41,6 +43,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--backend <b>', `executor backend: ${BACKENDS.join(' | ')}`, choiceOption('--backend', BACKENDS), 'cpu')
     .option('--schedule <s>', `a schedule JSON file (topsched partition --out), or a method to search one: ${SCHEDULE_METHODS.join(' | ')}`, 'ios-dp')
     .option('--batch <n>', "batch size (default: the model's, or the schedule file's)", intOption('--batch'))
+    .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--cost <spec>', 'cost model of the schedule search (default roofline:cpu-2core on cpu, roofline:v100 on cuda)')
     .option('--time-budget <ms>', 'ios-dp: wall-clock budget of the search; parts past it are scheduled greedily', intOption('--time-budget'), 10_000)
     .option('--seed <n>', "seed of the materialized weights and inputs (and of randwire's structure)", intOption('--seed', 0), 0);
@@ -49,7 +52,7 @@ export function addTargetOptions(cmd: Command): Command {
 /** Resolves the model and its schedule; every bad value is an error naming it. */
 export function resolveTarget(spec: string, o: TargetOptions): Target {
   if ((SCHEDULE_METHODS as readonly string[]).includes(o.schedule)) {
-    const graph = resolveModel(spec, { batch: o.batch, seed: o.seed });
+    const graph = resolveModel(spec, { batch: o.batch, inputShapes: o.inputShape, seed: o.seed });
     const costSpec = o.cost ?? (o.backend === 'cuda' ? 'roofline:v100' : 'roofline:cpu-2core');
     const cost = costModelFromSpec(costSpec);
     const { schedule } = partition(graph, o.schedule as PartitionMethod, cost, { timeBudgetMs: o.timeBudget });
@@ -65,7 +68,7 @@ export function resolveTarget(spec: string, o: TargetOptions): Target {
   const schedule = scheduleFromString(text, o.schedule);
   if (o.batch !== undefined && schedule.batch !== o.batch)
     throw new Error(`${o.schedule}: the schedule is for batch ${schedule.batch}, --batch is ${o.batch} (search one for this batch with topsched partition)`);
-  const graph = resolveModel(spec, { batch: schedule.batch, seed: o.seed });
+  const graph = resolveModel(spec, { batch: schedule.batch, inputShapes: o.inputShape, seed: o.seed });
   return { graph, schedule: validateSchedule(graph, schedule, o.schedule), scheduleSource: o.schedule, cost: null };
 }
 

@@ -1,5 +1,6 @@
 /** Option parsers that reject bad values with the option's name (commander shows the message). */
 import { InvalidArgumentError } from 'commander';
+import { parseInputShape } from '../../graphs/onnx/import.js';
 
 export function intOption(name: string, min = 1) {
   return (value: string): number => {
@@ -25,3 +26,21 @@ export function numberOption(name: string, min?: number) {
     return n;
   };
 }
+
+/**
+ * Repeatable `--input-shape name=d0,d1,…`: accumulates into a record; a repeated name is an error.
+ * Use with commander's (value, previous) form and a default of `{}`.
+ */
+export function inputShapeOption(value: string, previous: Record<string, number[]> = {}): Record<string, number[]> {
+  let parsed: [string, number[]];
+  try {
+    parsed = parseInputShape(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  const [name, dims] = parsed;
+  if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`--input-shape gives '${name}' twice`);
+  return { ...previous, [name]: dims };
+}
+
+export const INPUT_SHAPE_HELP = 'shape of a dynamic ONNX input, repeatable: name=d0,d1,… (binds its symbolic dims for every input sharing them)';

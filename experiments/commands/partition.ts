@@ -6,7 +6,7 @@ import { resolveModel } from '../../graphs/models.js';
 import { partition } from '../../graphs/partition/index.js';
 import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
 import { ms, printJson } from '../format.js';
-import { choiceOption, intOption } from './options.js';
+import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
 
 const METHODS = ['sequential', 'greedy', 'ios-dp'] as const;
 
@@ -27,7 +27,8 @@ export function registerPartition(program: Command): void {
     .option('--time-budget <ms>', 'IOS: wall-clock budget; parts past it are scheduled greedily', intOption('--time-budget'))
     .option('--no-merge', 'IOS: do not consider merge stages')
     .option('--cost <spec>', 'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed]', 'roofline:v100')
-    .option('--batch <n>', 'batch size', intOption('--batch'), 1)
+    .option('--batch <n>', "batch size (default: the model's)", intOption('--batch'))
+    .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--seed <n>', 'seed for models with random structure (randwire)', intOption('--seed', 0), 0)
     .option('--out <file>', 'write the schedule JSON here')
     .option('--json', 'print JSON')
@@ -47,13 +48,14 @@ export function registerPartition(program: Command): void {
           timeBudget?: number;
           merge: boolean;
           cost: string;
-          batch: number;
+          batch?: number;
+          inputShape: Record<string, number[]>;
           seed: number;
           out?: string;
           json?: boolean;
         },
       ) => {
-        const graph = resolveModel(spec, { batch: opts.batch, seed: opts.seed });
+        const graph = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, seed: opts.seed });
         const cost = costModelFromSpec(opts.cost);
         const result = partition(graph, opts.method, cost, {
           r: opts.r,

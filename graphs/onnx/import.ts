@@ -5,8 +5,8 @@
  *
  * Anything the IR cannot represent is an error naming the file and the node: an op outside
  * OP_TYPES, a non-default domain, a non-constant shape input, a used optional output (Dropout
- * mask, MaxPool indices, ...), an element type other than float32/int64, or a dynamic dim other
- * than the batch. Nothing is skipped silently.
+ * mask, MaxPool indices, ...), an element type other than float32/int64, or a dynamic dim that
+ * neither the batch nor an `inputShapes` entry binds. Nothing is skipped silently.
  */
 
 import { inferGraph } from '../infer.js';
@@ -31,6 +31,27 @@ import {
 export interface ImportOptions {
   /** Value for a symbolic (dim_param) or zero first dimension of the graph inputs. Default 1. */
   batch?: number;
+  /**
+   * Full shapes of named graph inputs (`--input-shape name=d0,d1,…`). They must agree with the
+   * model's fixed dims; the symbolic dims (dim_param) they bind apply to every input that shares
+   * the symbol. A dynamic dim left unbound (other than dim 0, which `batch` fills) is an error naming
+   * the input and the option.
+   */
+  inputShapes?: Record<string, number[]>;
+}
+
+/** Largest dim accepted from the command line (sizes are bounded before anything is allocated). */
+const MAX_DIM = 2 ** 31 - 1;
+
+/** Parses one `name=d0,d1,…` (the CLI's --input-shape); errors quote the argument. */
+export function parseInputShape(arg: string): [string, number[]] {
+  const at = arg.lastIndexOf('=');
+  const name = at > 0 ? arg.slice(0, at) : '';
+  const dims = at > 0 ? arg.slice(at + 1).split(',') : [];
+  const values = dims.map((d) => (/^\d+$/.test(d.trim()) ? Number(d.trim()) : Number.NaN));
+  if (!name || !dims.length || values.some((v) => !Number.isInteger(v) || v < 1 || v > MAX_DIM))
+    throw new GraphError(`--input-shape ${JSON.stringify(arg)}: expected name=d0,d1,… with positive integer dims, e.g. input=1,3,224,224`);
+  return [name, values];
 }
 
 const utf8 = new TextDecoder();
@@ -77,22 +98,68 @@ function constantValue(node: NodeProto, where: string): TensorValue {
   }
 }
 
-function valueInfo(v: ValueInfoProto, batch: number, where: string): ValueInfo {
-  const name = v.name ?? '';
-  const tt = v.type?.tensorType;
-  if (!tt) throw new GraphError(`input '${name}' is not a tensor`, where);
-  const dtype = irDtype(tt.elemType ?? 0);
-  if (!dtype) throw new GraphError(`input '${name}' has element type ${dtypeName(tt.elemType ?? 0)}; only FLOAT and INT64 are supported`, where);
-  if (!tt.shape) throw new GraphError(`input '${name}' has no shape`, where);
-  const shape = (tt.shape.dim ?? []).map((d, i) => {
+/**
+ * Graph inputs with every dim bound: fixed dims as written; inputs named in `shapes` take the
+ * given shape (checked against the fixed dims) and bind their symbols; other symbolic dims take a
+ * bound symbol, or `batch` at dim 0; anything else is an error naming the input and the option.
+ */
+function valueInfos(vs: ValueInfoProto[], batch: number, batchGiven: boolean, shapes: Record<string, number[]>, where: string): ValueInfo[] {
+  const declared = vs.map((v) => {
+    const name = v.name ?? '';
+    const tt = v.type?.tensorType;
+    if (!tt) throw new GraphError(`input '${name}' is not a tensor`, where);
+    const dtype = irDtype(tt.elemType ?? 0);
+    if (!dtype) throw new GraphError(`input '${name}' has element type ${dtypeName(tt.elemType ?? 0)}; only FLOAT and INT64 are supported`, where);
+    if (!tt.shape) throw new GraphError(`input '${name}' has no shape`, where);
     // A dim_param leaves dim_value at its default 0, which also means "unknown".
-    const value = toNum(d.dimValue as number);
-    if (value > 0) return value;
-    // Exporters mark the batch as symbolic ('batch_size', 'N', ...): it is the one dim we may choose.
-    if (i === 0) return batch;
-    throw new GraphError(`input '${name}' has unknown dim ${i} (${d.dimParam || '?'}); only the batch (dim 0) may be dynamic`, where);
+    const dims = (tt.shape.dim ?? []).map((d) => ({ value: toNum(d.dimValue as number), param: d.dimParam || '' }));
+    return { name, dtype, dims };
   });
-  return { name, shape, dtype };
+  const show = (dims: { value: number; param: string }[]) => `[${dims.map((d) => (d.value > 0 ? d.value : d.param || '?')).join(', ')}]`;
+  for (const n of Object.keys(shapes))
+    if (!declared.some((d) => d.name === n))
+      throw new GraphError(
+        `--input-shape names '${n}', which is not a graph input (inputs: ${declared.map((d) => `${d.name} ${show(d.dims)}`).join(', ')})`,
+        where,
+      );
+  // Explicit shapes first: they bind the symbols the other inputs share.
+  const symbols = new Map<string, { value: number; from: string }>();
+  for (const d of declared) {
+    const given = shapes[d.name];
+    if (!given) continue;
+    if (given.length !== d.dims.length)
+      throw new GraphError(`--input-shape ${d.name}=${given.join(',')} has rank ${given.length}; the input has rank ${d.dims.length} ${show(d.dims)}`, where);
+    d.dims.forEach((dim, i) => {
+      if (dim.value > 0 && dim.value !== given[i])
+        throw new GraphError(`--input-shape ${d.name}=${given.join(',')}: dim ${i} is fixed to ${dim.value} by the model ${show(d.dims)}`, where);
+      if (i === 0 && dim.value <= 0 && batchGiven && given[0] !== batch)
+        throw new GraphError(`--input-shape ${d.name}=${given.join(',')} gives batch ${given[0]} but --batch is ${batch}`, where);
+      if (dim.value > 0 || !dim.param) return;
+      const bound = symbols.get(dim.param);
+      if (bound && bound.value !== given[i])
+        throw new GraphError(
+          `symbolic dim '${dim.param}' is ${bound.value} in --input-shape ${bound.from} but ${given[i]} in ${d.name}=${given.join(',')}`,
+          where,
+        );
+      symbols.set(dim.param, { value: given[i], from: `${d.name}=${shapes[d.name].join(',')}` });
+    });
+  }
+  return declared.map((d) => {
+    const given = shapes[d.name];
+    if (given) return { name: d.name, shape: [...given], dtype: d.dtype };
+    const shape = d.dims.map((dim, i) => {
+      if (dim.value > 0) return dim.value;
+      const bound = dim.param ? symbols.get(dim.param) : undefined;
+      if (bound) return bound.value;
+      // Exporters mark the batch as symbolic ('batch_size', 'N', ...): dim 0 is the batch.
+      if (i === 0) return batch;
+      throw new GraphError(
+        `input '${d.name}' ${show(d.dims)} has a dynamic dim ${i}${dim.param ? ` ('${dim.param}')` : ''}: give its shape with --input-shape ${d.name}=${d.dims.map((x, j) => (x.value > 0 ? x.value : j === 0 ? batch : `<${x.param || `d${j}`}>`)).join(',')}`,
+        where,
+      );
+    });
+    return { name: d.name, shape, dtype: d.dtype };
+  });
 }
 
 /** Stable topological order of the proto nodes (ONNX requires it, but not every writer complies). */
@@ -199,7 +266,13 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     if (t.docString) docs.set(t.name, t.docString);
   }
   // Before IR version 4 initializers were also listed as inputs; those are not real inputs.
-  const inputs = (g.input ?? []).filter((v) => !consts.has(v.name ?? '')).map((v) => valueInfo(v, batch, where));
+  const inputs = valueInfos(
+    (g.input ?? []).filter((v) => !consts.has(v.name ?? '')),
+    batch,
+    opts.batch !== undefined,
+    opts.inputShapes ?? {},
+    where,
+  );
   const known = new Map<string, OpInput>();
   for (const v of inputs) known.set(v.name, { shape: v.shape, dtype: v.dtype });
   for (const [name, c] of consts) known.set(name, { shape: c.shape, dtype: c.dtype });
@@ -327,7 +400,10 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     if (!v) throw new GraphError(`graph output '${o.name}' is not produced by any node`, where);
     return { name: o.name ?? '', shape: v.shape, dtype: v.dtype };
   });
-  const graph: Graph = { name: g.name || where, batch, inputs, outputs, nodes, initializers };
+  // A shape given for the first input sets the graph's batch (unless --batch says otherwise).
+  const first = inputs[0];
+  const graphBatch = opts.batch === undefined && first && opts.inputShapes?.[first.name] && first.shape.length ? first.shape[0] : batch;
+  const graph: Graph = { name: g.name || where, batch: graphBatch, inputs, outputs, nodes, initializers };
   try {
     return inferGraph(graph);
   } catch (e) {
