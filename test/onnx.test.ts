@@ -389,14 +389,30 @@ describe('import of foreign ONNX forms', () => {
   it('refuses what the IR cannot hold, naming file, node and op', () => {
     const x = vi('x', [1, 4]);
     const lstm = modelBytes({ opset: 17, inputs: [x], outputs: [vi('y', [1, 4])], nodes: [{ name: 'rnn_7', opType: 'LSTM', input: ['x'], output: ['y'] }] });
-    expectGraphError(() => importOnnx(lstm, 'rnn.onnx'), 'rnn.onnx', "node 'rnn_7'", "unsupported op 'LSTM'");
+    expectGraphError(() => importOnnx(lstm, 'rnn.onnx'), 'rnn.onnx', "unsupported ops: LSTM ×1 (first: node 'rnn_7')");
+    // Every unsupported op in one error, with its count and first node.
+    const many = modelBytes({
+      opset: 17,
+      inputs: [x],
+      outputs: [vi('y', [1, 4])],
+      nodes: [
+        { name: 'p1', opType: 'Pow', input: ['x', 'x'], output: ['a'] },
+        { name: 's1', opType: 'Shape', input: ['a'], output: ['b'] },
+        { name: 'p2', opType: 'Pow', input: ['a', 'x'], output: ['c'] },
+        { name: 'ms', opType: 'FusedThing', domain: 'com.microsoft', input: ['c'], output: ['y'] },
+      ],
+    });
+    expectGraphError(
+      () => importOnnx(many, 'many.onnx'),
+      "many.onnx: unsupported ops: Pow ×2 (first: node 'p1'), Shape ×1 (first: node 's1'), com.microsoft::FusedThing ×1 (first: node 'ms')",
+    );
     const ms = modelBytes({
       opset: 17,
       inputs: [x],
       outputs: [vi('y', [1, 4])],
       nodes: [{ name: 'fg', opType: 'FastGelu', domain: 'com.microsoft', input: ['x'], output: ['y'] }],
     });
-    expectGraphError(() => importOnnx(ms, 'ms.onnx'), 'ms.onnx', "node 'fg'", "domain 'com.microsoft'");
+    expectGraphError(() => importOnnx(ms, 'ms.onnx'), 'ms.onnx', "com.microsoft::FastGelu ×1 (first: node 'fg')");
     const f16 = modelBytes({
       opset: 17,
       inputs: [x],

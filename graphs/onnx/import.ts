@@ -297,6 +297,23 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     return id;
   };
 
+  // Every unsupported op at once (count and first node of each), not one error per try.
+  const missing = new Map<string, { count: number; first: string }>();
+  for (const pn of protoNodes) {
+    const op = pn.opType ?? '';
+    const domain = pn.domain ?? '';
+    const foreign = domain && domain !== 'ai.onnx';
+    if (!foreign && (op === 'Constant' || isOpType(op === 'Dropout' ? 'Identity' : op))) continue;
+    const key = foreign ? `${domain}::${op}` : op;
+    const m = missing.get(key);
+    if (m) m.count++;
+    else missing.set(key, { count: 1, first: pn.name || pn.output?.[0] || '?' });
+  }
+  if (missing.size) {
+    const list = [...missing.entries()].map(([op, m]) => `${op} ×${m.count} (first: node '${m.first}')`);
+    throw new GraphError(`unsupported ops: ${list.join(', ')}`, where);
+  }
+
   const nodes: Node[] = [];
   for (const pn of protoNodes) {
     const op = pn.opType ?? '';
