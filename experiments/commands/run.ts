@@ -1,7 +1,8 @@
 /**
  * `topsched run`: N concurrent tasks of one model on the native executor (one run() with N items),
  * repeated; prints task latency, throughput and the memory figures (planned arena vs the measured
- * LOAD and the naive no-reuse sum), and optionally a Chrome trace of the last run.
+ * LOAD and the naive no-reuse sum), and optionally a Chrome trace of the last run. Model I/O
+ * (`--input name=file.npy`, `--output-dir`, `--check` against onnxruntime-node) is in run-io.ts.
  */
 
 import { mkdirSync } from 'node:fs';
@@ -12,7 +13,8 @@ import type { MemoryMode, NativeExecutor, RunReport } from '../../native/index.j
 import { writeChromeTrace } from '../../native/trace.js';
 import { bytes, ms, printJson } from '../format.js';
 import { addTargetOptions, type Backend, maxGroups, openExecutor, resolveTarget } from './native-target.js';
-import { choiceOption, intOption } from './options.js';
+import { choiceOption, intOption, numberOption } from './options.js';
+import { checkAgainstOrt, checkInputs, inputFileOption, readInputs, writeOutputs } from './run-io.js';
 
 const MEMORY_MODES: readonly MemoryMode[] = ['planned', 'trace', 'caching'];
 
@@ -31,6 +33,12 @@ interface RunOpts {
   warmup: number;
   trace?: string;
   json?: boolean;
+  inputShape: Record<string, number[]>;
+  input: Record<string, string>;
+  outputDir?: string;
+  check?: boolean;
+  atol: number;
+  rtol: number;
 }
 
 /** A run whose tasks failed is an error naming the first failed task. */
@@ -53,10 +61,20 @@ export function registerRun(program: Command): void {
     .option('--repeat <n>', 'measured runs', intOption('--repeat'), 5)
     .option('--warmup <n>', 'runs before measuring (trace memory adds runs until its traces are planned)', intOption('--warmup', 0), 1)
     .option('--trace <file>', 'write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the last run')
+    .option(
+      '--input <name=file.npy>',
+      'a NumPy .npy tensor for a graph input, repeatable (its shape binds a dynamic ONNX input); others use seeded data',
+      inputFileOption,
+      {},
+    )
+    .option('--output-dir <dir>', 'write every graph output of the last run as <dir>/<name>.npy')
+    .option('--check', 'run onnxruntime-node on the same inputs and compare every output; exit 1 above tolerance')
+    .option('--atol <x>', '--check: absolute tolerance', numberOption('--atol', 0), 1e-4)
+    .option('--rtol <x>', '--check: relative tolerance', numberOption('--rtol', 0), 1e-3)
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  topsched run squeezenet1_1 --tasks 2 --streams 2 --memory planned --trace sq.json\n  topsched run inception_v3 --schedule greedy --tasks 4 --streams 2 --repeat 10 --json\n  topsched partition resnet50 --out r50.json && topsched run resnet50 --schedule r50.json --memory trace\n  topsched run resnet50 --backend cuda --streams 4 --tasks 8',
+      '\nExamples:\n  topsched run model.onnx --input images=img.npy --output-dir out --check\n  topsched run squeezenet1_1 --tasks 2 --streams 2 --memory planned --trace sq.json\n  topsched run inception_v3 --schedule greedy --tasks 4 --streams 2 --repeat 10 --json\n  topsched partition resnet50 --out r50.json && topsched run resnet50 --schedule r50.json --memory trace\n  topsched run resnet50 --backend cuda --streams 4 --tasks 8',
     )
     .action(async (spec: string, opts: RunOpts) => {
       const ex = openExecutor({ backend: opts.backend, streams: opts.streams, opThreads: opts.opThreads });
@@ -69,11 +87,22 @@ export function registerRun(program: Command): void {
 }
 
 async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Promise<void> {
-  const { graph, schedule, scheduleSource, cost } = resolveTarget(spec, opts);
+  // .npy inputs: read first; for an ONNX file their shapes bind its dynamic dims.
+  const npy = readInputs(opts.input);
+  const shapes = { ...opts.inputShape };
+  if (/\.onnx$/i.test(spec))
+    for (const [name, t] of Object.entries(npy)) {
+      if (shapes[name] && shapes[name].join() !== t.shape.join())
+        throw new Error(`--input ${name}=${opts.input[name]} has shape [${t.shape}] but --input-shape gives ${name}=${shapes[name].join(',')}`);
+      shapes[name] = t.shape;
+    }
+  const { graph, schedule, scheduleSource, cost } = resolveTarget(spec, { ...opts, inputShape: shapes });
+  const inputs = checkInputs(graph, npy, opts.input);
   const info = ex.info() as { device?: string; dnnl?: string };
   const model = await ex.loadModel(graph, { seed: opts.seed });
-  const items = Array.from({ length: opts.tasks }, () => ({ model, schedule }));
-  const run = async () => checkTasks(await ex.run(items, { memory: opts.memory }));
+  const items = Array.from({ length: opts.tasks }, () => ({ model, schedule, ...(Object.keys(inputs).length ? { inputs } : {}) }));
+  const wantOutputs = opts.outputDir !== undefined || !!opts.check;
+  const run = async () => checkTasks(await ex.run(items, { memory: opts.memory, outputs: wantOutputs }));
 
   let warmups = 0;
   for (; warmups < opts.warmup; warmups++) await run();
@@ -94,6 +123,11 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
     mkdirSync(dirname(opts.trace), { recursive: true });
     writeChromeTrace(opts.trace, last, { title: `topsched run ${graph.name} ×${opts.tasks}` });
   }
+
+  const outputs = last.tasks[0].outputs ?? {};
+  const written = opts.outputDir ? writeOutputs(opts.outputDir, model.graph, outputs) : [];
+  const checks = opts.check ? await checkAgainstOrt(spec, model, inputs, outputs, { atol: opts.atol, rtol: opts.rtol }) : null;
+  if (checks?.some((c) => !c.ok)) process.exitCode = 1;
 
   const summary = {
     model: graph.name,
@@ -122,6 +156,8 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
       ...(traceState ? { tracePlanned: !!traceState.plan && !traceState.error, traceError: traceState.error ?? null } : {}),
     },
     ...(opts.trace ? { trace: opts.trace } : {}),
+    ...(written.length ? { outputs: written } : {}),
+    ...(checks ? { check: { atol: opts.atol, rtol: opts.rtol, ok: checks.every((c) => c.ok), outputs: checks } } : {}),
   };
   if (opts.json) return printJson(summary);
   const where = [info.device, info.dnnl ? `oneDNN ${info.dnnl}` : ''].filter(Boolean).join(', ');
@@ -143,4 +179,12 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
   console.log(`  executor   arena pool ${bytes(last.memory.arenaPoolBytes)}, caching allocator peak reserved ${bytes(last.memory.cachingPeakReservedBytes)}`);
   if (traceState?.error) console.log(`  trace plan refused (runs stayed on the caching allocator): ${traceState.error}`);
   if (opts.trace) console.log(`  wrote ${opts.trace}`);
+  if (written.length) console.log(`  outputs    wrote ${written.join(', ')}`);
+  if (checks) {
+    console.log(`  check      onnxruntime-node on the same inputs (pass: |a − b| ≤ ${opts.atol} + ${opts.rtol}·|b| everywhere)`);
+    for (const c of checks)
+      console.log(
+        `    ${c.ok ? 'ok  ' : 'FAIL'} ${c.output} [${c.shape}]  max abs ${c.maxAbs.toExponential(2)}  max rel ${c.maxRel.toExponential(2)}${c.mismatched ? `  ${c.mismatched} elements outside` : ''}`,
+      );
+  }
 }
