@@ -5,6 +5,7 @@ import { summarize } from '../../graphs/ir.js';
 import { graphToString } from '../../graphs/json.js';
 import { resolveModel } from '../../graphs/models.js';
 import { saveOnnxFile } from '../../graphs/onnx/export.js';
+import { optimizeGraph } from '../../graphs/passes/index.js';
 import { buildModel, ZOO } from '../../graphs/zoo/index.js';
 import { printJson, si, table } from '../format.js';
 import { INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
@@ -54,6 +55,7 @@ export function registerModels(program: Command): void {
     .option('--seed <n>', 'seed for random structure (randwire) and exported weights', intOption('--seed'), 0)
     .option('--out <file>', 'write the graph: .json (topsched IR) or .onnx (seeded random weights unless the graph has its own)')
     .option('--nodes', 'list every node with its shape and cost')
+    .option('--optimize', 'apply the graph optimisation passes (identity and dead-code elimination, conv + batchnorm folding) and report operator counts')
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -62,9 +64,20 @@ export function registerModels(program: Command): void {
     .action(
       (
         spec: string,
-        opts: { batch?: number; inputShape: Record<string, number[]>; resolution?: number; seed: number; out?: string; nodes?: boolean; json?: boolean },
+        opts: {
+          batch?: number;
+          inputShape: Record<string, number[]>;
+          resolution?: number;
+          seed: number;
+          out?: string;
+          nodes?: boolean;
+          optimize?: boolean;
+          json?: boolean;
+        },
       ) => {
-        const graph = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, resolution: opts.resolution, seed: opts.seed });
+        const resolved = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, resolution: opts.resolution, seed: opts.seed });
+        const optimized = opts.optimize ? optimizeGraph(resolved, { seed: opts.seed }) : null;
+        const graph = optimized?.graph ?? resolved;
         if (opts.out) {
           if (/\.onnx$/i.test(opts.out)) saveOnnxFile(graph, opts.out, { seed: opts.seed });
           else writeFileAtomic(opts.out, graphToString(graph));
@@ -81,10 +94,12 @@ export function registerModels(program: Command): void {
             flops: s.flops,
             inputs: s.inputs,
             outputs: s.outputs,
+            ...(optimized ? { passes: optimized.passes } : {}),
             ...(opts.nodes ? { nodeList: nodes } : {}),
             ...(opts.out ? { written: opts.out } : {}),
           });
         console.log(`${s.name}  batch ${s.batch}  ${s.nodes} nodes  ${si(s.params)} params  ${si(s.macs)} MACs  ${si(s.flops)} FLOPs`);
+        if (optimized) console.log(`optimised: ${optimized.passes.map((p) => `${p.pass} ${p.nodesBefore} → ${p.nodesAfter}`).join(', ')}`);
         console.log(`inputs:  ${s.inputs.map((v) => `${v.name} [${v.shape}] ${v.dtype}`).join(', ')}`);
         console.log(`outputs: ${s.outputs.map((v) => `${v.name} [${v.shape}]`).join(', ')}`);
         if (opts.nodes)

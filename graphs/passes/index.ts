@@ -1,0 +1,36 @@
+/**
+ * Graph optimisation passes: each a pure Graph → Graph function that leaves the numerics unchanged
+ * (tests compare against onnxruntime-node), applied in order by `optimizeGraph`:
+ *  - eliminateIdentities: Identity / Dropout removed, readers rewired;
+ *  - foldConvBatchNorm: BatchNormalization after a Conv folded into its weights and bias;
+ *  - eliminateDeadCode: nodes that reach no output and initializers nobody reads removed.
+ */
+import type { Graph } from '../ir.js';
+import { eliminateDeadCode } from './dead-code.js';
+import { foldConvBatchNorm } from './fold-conv-bn.js';
+import { eliminateIdentities } from './identity.js';
+
+export { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm };
+
+export interface PassReport {
+  pass: string;
+  nodesBefore: number;
+  nodesAfter: number;
+}
+
+/** Every pass in order; `seed` materialises generated weights where a pass needs values. */
+export function optimizeGraph(graph: Graph, o: { seed?: number } = {}): { graph: Graph; passes: PassReport[] } {
+  const passes: [string, (g: Graph) => Graph][] = [
+    ['identity elimination', eliminateIdentities],
+    ['conv + batchnorm folding', (g) => foldConvBatchNorm(g, o.seed ?? 0)],
+    ['dead-code elimination', eliminateDeadCode],
+  ];
+  const report: PassReport[] = [];
+  let g = graph;
+  for (const [pass, fn] of passes) {
+    const before = g.nodes.length;
+    g = fn(g);
+    report.push({ pass, nodesBefore: before, nodesAfter: g.nodes.length });
+  }
+  return { graph: g, passes: report };
+}

@@ -1,0 +1,96 @@
+/**
+ * Graph optimisation passes (graphs/passes/): each leaves the numerics unchanged — the optimised
+ * graph and the original, exported with the same weights, agree in onnxruntime-node — and does
+ * what it says to the node count.
+ */
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../graphs/builder.js';
+import type { Graph } from '../graphs/ir.js';
+import { exportOnnx } from '../graphs/onnx/export.js';
+import { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm, optimizeGraph } from '../graphs/passes/index.js';
+import { materializeWeights, randomInputs } from '../graphs/weights.js';
+import { buildModel } from '../graphs/zoo/index.js';
+import { cli } from './cli-helpers.js';
+
+/** Outputs of `graph` in onnxruntime-node on seeded inputs (weights materialised with seed 0). */
+async function ortOutputs(graph: Graph): Promise<Float32Array[]> {
+  const g = materializeWeights(graph, { seed: 0 });
+  const session = await ort.InferenceSession.create(exportOnnx(g, { seed: 0 }));
+  try {
+    const inputs = randomInputs(g, 7);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const v of g.inputs) feeds[v.name] = new ort.Tensor(v.dtype, inputs.get(v.name) as Float32Array, v.shape);
+    const res = await session.run(feeds);
+    return session.outputNames.map((n) => res[n].data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+function expectClose(a: Float32Array[], b: Float32Array[], atol = 1e-4, rtol = 1e-3): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, k) => {
+    expect(x.length).toBe(b[k].length);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - b[k][i]) - (atol + rtol * Math.abs(b[k][i])));
+    expect(worst, `output ${k}`).toBeLessThanOrEqual(0);
+  });
+}
+
+describe('graph optimisation passes', () => {
+  it('conv + batchnorm folding: MobileNetV2 and ResNet-50 lose every foldable BatchNormalization, outputs unchanged', async () => {
+    for (const name of ['mobilenet_v2', 'resnet50']) {
+      const g = materializeWeights(buildModel(name, {}), { seed: 0 });
+      const bns = g.nodes.filter((n) => n.op === 'BatchNormalization').length;
+      const f = foldConvBatchNorm(g);
+      expect(f.nodes.filter((n) => n.op === 'BatchNormalization').length, name).toBe(0);
+      expect(f.nodes.length).toBe(g.nodes.length - bns);
+      expect(
+        f.initializers.some((i) => i.role === 'mean' || i.role === 'var'),
+        name,
+      ).toBe(false);
+      expectClose(await ortOutputs(f), await ortOutputs(g));
+    }
+  }, 120_000);
+
+  it('a Conv whose output has another reader keeps its BatchNormalization', () => {
+    const b = new GraphBuilder('shared');
+    const x = b.input('x', [1, 3, 8, 8]);
+    const c = b.conv(x, { out: 4, kernel: 3, pad: 1 });
+    b.output(b.add(b.batchNorm(c), c));
+    const g = b.build();
+    expect(foldConvBatchNorm(g)).toBe(g);
+  });
+
+  it('identity and dead-code elimination rewire readers and drop what reaches no output', async () => {
+    const b = new GraphBuilder('dropouts');
+    const x = b.input('x', [1, 3, 8, 8]);
+    const c = b.relu(b.identity(b.conv(x, { out: 4, kernel: 3, pad: 1, bias: true })));
+    b.conv(c, { out: 2, kernel: 1 }); // a dead branch with its own weights
+    b.output(b.identity(b.globalAvgPool(b.identity(c))));
+    const g = materializeWeights(b.build(), { seed: 0 });
+    const i = eliminateIdentities(g);
+    // The last Identity produces the graph output and stays.
+    expect(i.nodes.filter((n) => n.op === 'Identity').length).toBe(1);
+    const d = eliminateDeadCode(i);
+    expect(d.nodes.map((n) => n.op)).toEqual(['Conv', 'Relu', 'GlobalAveragePool', 'Identity']);
+    expect(d.initializers.length).toBe(2);
+    expectClose(await ortOutputs(d), await ortOutputs(g));
+    const all = optimizeGraph(g);
+    expect(all.passes.map((p) => [p.pass, p.nodesBefore, p.nodesAfter])).toEqual([
+      ['identity elimination', 7, 5],
+      ['conv + batchnorm folding', 5, 5],
+      ['dead-code elimination', 5, 4],
+    ]);
+  });
+
+  it('Inception-v3 goes from 313 operators to 219 (every BatchNormalization folded); graph --optimize reports it', async () => {
+    const g = buildModel('inception_v3', {});
+    expect(g.nodes.length).toBe(313);
+    expect(optimizeGraph(g).graph.nodes.length).toBe(219);
+    const out = JSON.parse(await cli('graph', 'inception_v3', '--optimize', '--json'));
+    expect(out.nodes).toBe(219);
+    expect(out.passes[1]).toEqual({ pass: 'conv + batchnorm folding', nodesBefore: 313, nodesAfter: 219 });
+  });
+});
