@@ -226,6 +226,20 @@ describe('specs', () => {
   }, 120_000);
 });
 
+describe('learners', () => {
+  it('a training job that fails in its worker thread is an error naming the learner and seed; a frozen agent needs a residual base', async () => {
+    const { trainLearners, checkLearner } = await import('../experiments/harness/learners.js');
+    const workload = loadWorkloadFile(wl('flash-crowd'));
+    const learner = { algorithm: 'mappo' as const, steps: 100, envs: 1, agent: { lr: -1 }, learn: 'both' as const, residualRange: 1 };
+    await expect(
+      trainLearners([{ name: 'broken', learner, seed: 3, base: { maxSteps: 50 }, train: [{ workload, capacity: 1000 }], trainLoads: [0.5] }], 1, 'cpu'),
+    ).rejects.toThrow(/training broken seed 3: .*mappo config 'lr' must be > 0, got -1/);
+    expect(() => checkLearner('half', { ...learner, learn: 'launcher' })).toThrow(
+      /learner 'half': learn: launcher freezes the other agent to a residual base; set residual/,
+    );
+  }, 60_000);
+});
+
 describe('malformed inputs of the harness', () => {
   it('a missing workload file or a bad row of a replayed log is one error naming the place, and nothing is written', async () => {
     const { runSpec } = await import('../experiments/harness/run.js');
