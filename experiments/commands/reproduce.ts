@@ -103,9 +103,9 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'adaptation',
-    minutes: 47,
+    minutes: 55,
     description:
-      'seven workloads (steady, bursty, diurnal, flash crowd, popularity shift, two held-out Azure replays) × two loads: MADDPG vs tuned baselines, 95 % intervals',
+      'seven workloads (steady, bursty, diurnal, flash crowd, popularity shift, two held-out Azure replays) × two loads: MADDPG, MAPPO and residual learners vs tuned baselines, 95 % intervals',
     run: async (outDir, log, opts) => {
       await adaptation({ out: join(outDir, 'adaptation.md'), scale: opts?.scale, log });
     },
