@@ -6,6 +6,7 @@
  */
 import type { AgentID } from '../env/core.js';
 import type { Policy } from '../env/policy.js';
+import { sampleCategorical } from './categorical.js';
 import type { MaddpgTrainer } from './maddpg.js';
 import type { MappoTrainer } from './mappo.js';
 import { type Activation, mlpForwardHost } from './nn.js';
@@ -52,16 +53,7 @@ export function greedyActorPolicy(x: ActorExport, name: string = x.algorithm): P
           row = r;
         }
         const net = x.nets[x.shareActor ? 0 : k];
-        const logits = mlpForwardHost(net.sizes, net.activation, net.params, row);
-        const idx = new Int32Array(x.heads[k].length);
-        let off = 0;
-        x.heads[k].forEach((h, j) => {
-          let arg = 0;
-          for (let i = 1; i < h; i++) if (logits[off + i] > logits[off + arg]) arg = i;
-          idx[j] = arg;
-          off += h;
-        });
-        out[id] = idx;
+        out[id] = sampleCategorical(mlpForwardHost(net.sizes, net.activation, net.params, row), x.heads[k]);
       });
       return out;
     },

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AgentID, ParallelEnv } from '../env/core.js';
 import type { Policy } from '../env/policy.js';
+import { logSoftmaxHeads, sampleCategorical } from './categorical.js';
 import { flatten } from './codec.js';
 import type { MappoTrainer } from './mappo.js';
 import { Adam, minimizeAndClip } from './nn.js';
@@ -76,13 +77,9 @@ export function cloneBehaviour(
     const heads = trainer.layout[k].codec.heads;
     let hit = 0;
     inputs[k].forEach((x, r) => {
-      const logits = trainer.nets.actors[trainer.nets.actorOf(k)].forwardHost(x);
-      let off = 0;
-      heads.forEach((n, h) => {
-        let arg = 0;
-        for (let j = 1; j < n; j++) if (logits[off + j] > logits[off + arg]) arg = j;
-        if (arg === targets[k][r][h]) hit++;
-        off += n;
+      const greedy = sampleCategorical(trainer.nets.actors[trainer.nets.actorOf(k)].forwardHost(x), heads);
+      greedy.forEach((a, h) => {
+        if (a === targets[k][r][h]) hit++;
       });
     });
     return hit / (inputs[k].length * heads.length);
@@ -117,11 +114,7 @@ export function cloneBehaviour(
                   });
                 });
                 const logits = trainer.nets.actors[trainer.nets.actorOf(k)].apply(tf.tensor2d(x, [idx.length, w]));
-                const parts = heads.length === 1 ? [logits] : tf.split(logits, heads, 1);
-                const lsm = tf.concat(
-                  parts.map((p) => tf.logSoftmax(p)),
-                  1,
-                );
+                const lsm = logSoftmaxHeads(logits, heads);
                 return tf.neg(tf.mean(tf.sum(tf.mul(lsm, tf.tensor2d(y, [idx.length, width])), 1)));
               });
               return tf.div(tf.addN(losses), agents.length) as tf.Scalar;

@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParallelEnv } from '../env/core.js';
 import { flatDim } from '../env/spaces.js';
+import { logSoftmaxHeads } from './categorical.js';
 import { type ActionCodec, actionCodec, flatten } from './codec.js';
 import { gumbelNoise, gumbelSoftmax, sampleHeads } from './gumbel.js';
 import { Adam, type ClipMode, Mlp, minimizeAndClip } from './nn.js';
@@ -296,7 +297,7 @@ export class MaddpgNetworks {
           );
         });
         const table = tf.concat(best, 1); // [rows, |own|], no gradient (critic parameters are not trained here)
-        const lsm = this.headLogSoftmax(k, logits);
+        const lsm = logSoftmaxHeads(logits, this.layout[k].codec.heads);
         const ownOneHot = tf.tensor2d(Float32Array.from(own.flatMap((r) => Array.from(r))), [own.length, own[0].length]);
         const probs = tf.exp(tf.matMul(lsm, ownOneHot, false, true)); // [rows, |own|]: Π_h π_h(i_h)
         q = tf.sum(tf.mul(probs, table), 1, true) as tf.Tensor2D;
@@ -304,16 +305,6 @@ export class MaddpgNetworks {
       if (this.optimism < 1) q = tf.add(tf.mul(this.optimism, q), tf.mul(1 - this.optimism, qCurrent)) as tf.Tensor2D;
     }
     return tf.add(tf.neg(tf.mean(q)), tf.mul(this.cfg.actorReg, tf.mean(tf.square(logits)))) as tf.Scalar;
-  }
-
-  /** Per-head log-softmax of agent k's logits, concatenated (dense ops only). */
-  private headLogSoftmax(k: number, logits: tf.Tensor2D): tf.Tensor2D {
-    const heads = this.layout[k].codec.heads;
-    if (heads.length === 1) return tf.logSoftmax(logits) as tf.Tensor2D;
-    return tf.concat(
-      tf.split(logits, [...heads], 1).map((p) => tf.logSoftmax(p)),
-      1,
-    ) as tf.Tensor2D;
   }
 
   /**

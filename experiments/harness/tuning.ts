@@ -94,20 +94,23 @@ export async function tuneStatic(ctx: TuneContext, budgetSteps: number): Promise
   return { config: best, goodput: bestScore, steps: ctx.steps, evals: ctx.evals };
 }
 
+/** The Triton-like grid: instances × preferred batch × max queue delay. */
+function tritonGrid(batchSizes: readonly number[]): TritonOptions[] {
+  return [1, 2].flatMap((instances) =>
+    batchSizes.filter((b) => b > 1).flatMap((maxBatch) => [0, 2, 5, 10].map((maxQueueDelayMs) => ({ instances, maxBatch, maxQueueDelayMs }))),
+  );
+}
+
 export async function tuneTriton(ctx: TuneContext): Promise<Tuned<TritonOptions>> {
-  const v = ctx.env.view();
   let best: TritonOptions = {};
   let bestScore = Number.NEGATIVE_INFINITY;
-  for (const instances of [1, 2])
-    for (const maxBatch of v.batchSizes.filter((b) => b > 1))
-      for (const maxQueueDelayMs of [0, 2, 5, 10]) {
-        const o = { instances, maxBatch, maxQueueDelayMs };
-        const s = await score(ctx, tritonPolicy(ctx.env, o));
-        if (s > bestScore) {
-          best = o;
-          bestScore = s;
-        }
-      }
+  for (const o of tritonGrid(ctx.env.view().batchSizes)) {
+    const s = await score(ctx, tritonPolicy(ctx.env, o));
+    if (s > bestScore) {
+      best = o;
+      bestScore = s;
+    }
+  }
   return { config: best, goodput: bestScore, steps: ctx.steps, evals: ctx.evals };
 }
 
@@ -159,21 +162,17 @@ export async function tuneRateTable(
  * learner's base is tuned on, so nothing of the evaluation cells leaks into it.
  */
 export async function tuneTritonOnMixture(envs: AsyncInferenceEnv[], seeds: readonly number[], warmupS: number): Promise<Tuned<TritonOptions>> {
-  const v = envs[0].view();
   let best: TritonOptions = {};
   let bestScore = Number.NEGATIVE_INFINITY;
   const ctxs = envs.map((env): TuneContext => ({ env, seeds, warmupS, steps: 0, evals: 0 }));
-  for (const instances of [1, 2])
-    for (const maxBatch of v.batchSizes.filter((b) => b > 1))
-      for (const maxQueueDelayMs of [0, 2, 5, 10]) {
-        const o = { instances, maxBatch, maxQueueDelayMs };
-        let s = 0;
-        for (const ctx of ctxs) s += await score(ctx, tritonPolicy(ctx.env, o));
-        if (s > bestScore) {
-          best = o;
-          bestScore = s;
-        }
-      }
+  for (const o of tritonGrid(envs[0].view().batchSizes)) {
+    let s = 0;
+    for (const ctx of ctxs) s += await score(ctx, tritonPolicy(ctx.env, o));
+    if (s > bestScore) {
+      best = o;
+      bestScore = s;
+    }
+  }
   const steps = ctxs.reduce((a, c) => a + c.steps, 0);
   const evals = ctxs.reduce((a, c) => a + c.evals, 0);
   return { config: best, goodput: bestScore / envs.length, steps, evals };
