@@ -19,6 +19,7 @@ import type { ParallelEnv } from '../env/core.js';
 import type { VectorParallelEnv } from '../env/vector.js';
 import { type MaddpgConfig, MaddpgTrainer } from './maddpg.js';
 import { type MappoConfig, MappoTrainer } from './mappo.js';
+import type { Adam, Mlp } from './nn.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { type RngState, restoreRng } from './rng.js';
 
@@ -225,12 +226,26 @@ export function saveMaddpg(trainer: MaddpgTrainer, dir: string, opts: { allowMid
   writeCheckpoint(dir, 'maddpg', meta as unknown as Record<string, unknown>, arrays);
 }
 
-/** Rebuilds a trainer on `env` from a checkpoint; the env must have the same agents and spaces. */
-export function loadMaddpg(dir: string, env: ParallelEnv<unknown, unknown>): MaddpgTrainer {
-  const { meta: rawMeta, arrays } = readCheckpoint(dir, 'maddpg');
-  const meta = rawMeta as unknown as MaddpgMeta;
-  const trainer = new MaddpgTrainer(env, meta.config);
-  const where = `checkpoint ${dir}`;
+/** What both checkpoint kinds store of their trainer's layout, networks and optimizers. */
+interface CommonMeta {
+  agents: string[];
+  layout: { obsDim: number; heads: number[] }[];
+  stateDim: number;
+  optimizerSteps: Record<string, number>;
+}
+
+interface CommonTrainer {
+  agents: string[];
+  layout: { id: string; obsDim: number; codec: { heads: number[] } }[];
+  stateDim: number;
+  nets: { named(): [string, { setParams(v: Float32Array): void }][]; namedOptimizers(): [string, Adam<Mlp>][] };
+}
+
+/**
+ * Checks a rebuilt trainer's agents, layouts and state width against the checkpoint, then restores
+ * every network and Adam state; returns the array lookup (missing arrays are errors naming them).
+ */
+function restoreCommon(trainer: CommonTrainer, meta: CommonMeta, arrays: Record<string, Float32Array>, where: string): (key: string) => Float32Array {
   if (trainer.agents.join() !== meta.agents.join()) throw new Error(`${where}: saved agents [${meta.agents}], env has [${trainer.agents}]`);
   trainer.layout.forEach((a, k) => {
     const s = meta.layout[k];
@@ -246,6 +261,16 @@ export function loadMaddpg(dir: string, env: ParallelEnv<unknown, unknown>): Mad
   for (const [name, net] of trainer.nets.named()) net.setParams(need(`net/${name}`));
   for (const [name, opt] of trainer.nets.namedOptimizers())
     opt.setState({ step: meta.optimizerSteps[name], m: need(`adam/${name}/m`), v: need(`adam/${name}/v`) }, `${where} optimizer '${name}'`);
+  return need;
+}
+
+/** Rebuilds a trainer on `env` from a checkpoint; the env must have the same agents and spaces. */
+export function loadMaddpg(dir: string, env: ParallelEnv<unknown, unknown>): MaddpgTrainer {
+  const { meta: rawMeta, arrays } = readCheckpoint(dir, 'maddpg');
+  const meta = rawMeta as unknown as MaddpgMeta;
+  const trainer = new MaddpgTrainer(env, meta.config);
+  const where = `checkpoint ${dir}`;
+  const need = restoreCommon(trainer, meta, arrays, where);
   const data: Record<string, Float32Array> = {};
   for (const k of Object.keys(meta.replay.fields)) data[k] = need(`replay/${k}`);
   trainer.buffer = ReplayBuffer.restore({ ...meta.replay, data }, `${where} replay buffer`);
@@ -315,21 +340,7 @@ export function loadMappo(dir: string, vec: VectorParallelEnv<unknown, unknown>)
   const where = `checkpoint ${dir}`;
   if (vec.numEnvs !== meta.numEnvs) throw new Error(`${where}: trained on ${meta.numEnvs} sub-envs, the vector env has ${vec.numEnvs}`);
   const trainer = new MappoTrainer(vec, meta.config);
-  if (trainer.agents.join() !== meta.agents.join()) throw new Error(`${where}: saved agents [${meta.agents}], env has [${trainer.agents}]`);
-  trainer.layout.forEach((a, k) => {
-    const s = meta.layout[k];
-    if (a.obsDim !== s.obsDim || a.codec.heads.join() !== s.heads.join())
-      throw new Error(`${where}: agent '${a.id}' had obs ${s.obsDim} / heads [${s.heads}], env gives obs ${a.obsDim} / heads [${a.codec.heads}]`);
-  });
-  if (trainer.stateDim !== meta.stateDim) throw new Error(`${where}: state width ${meta.stateDim}, env gives ${trainer.stateDim}`);
-  const need = (key: string) => {
-    const a = arrays[key];
-    if (!a) throw new Error(`${where}: missing array '${key}'`);
-    return a;
-  };
-  for (const [name, net] of trainer.nets.named()) net.setParams(need(`net/${name}`));
-  for (const [name, opt] of trainer.nets.namedOptimizers())
-    opt.setState({ step: meta.optimizerSteps[name], m: need(`adam/${name}/m`), v: need(`adam/${name}/v`) }, `${where} optimizer '${name}'`);
+  restoreCommon(trainer, meta, arrays, where);
   trainer.norm.mean.set(meta.norm.mean);
   trainer.norm.var.set(meta.norm.var);
   trainer.norm.count = meta.norm.count;
