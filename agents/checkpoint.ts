@@ -198,10 +198,8 @@ interface MaddpgMeta {
   replay: { capacity: number; fields: Record<string, number>; size: number; next: number };
 }
 
-/** Saves a trainer. Refuses mid-episode (the env's inner state is not captured) unless allowed. */
-export function saveMaddpg(trainer: MaddpgTrainer, dir: string, opts: { allowMidEpisode?: boolean } = {}): void {
-  if (!trainer.betweenEpisodes && !opts.allowMidEpisode)
-    throw new Error(`saveMaddpg(${dir}): the trainer is mid-episode; save between episodes for an exact resume (or pass allowMidEpisode)`);
+/** Every network's parameters and every Adam state of a trainer, as checkpoint arrays (restoreCommon reads them back). */
+function networkArrays(trainer: Pick<CommonTrainer, 'nets'>): { arrays: Record<string, Float32Array>; optimizerSteps: Record<string, number> } {
   const arrays: Record<string, Float32Array> = {};
   for (const [name, net] of trainer.nets.named()) arrays[`net/${name}`] = net.host;
   const optimizerSteps: Record<string, number> = {};
@@ -210,6 +208,14 @@ export function saveMaddpg(trainer: MaddpgTrainer, dir: string, opts: { allowMid
     arrays[`adam/${name}/v`] = opt.v;
     optimizerSteps[name] = opt.step;
   }
+  return { arrays, optimizerSteps };
+}
+
+/** Saves a trainer. Refuses mid-episode (the env's inner state is not captured) unless allowed. */
+export function saveMaddpg(trainer: MaddpgTrainer, dir: string, opts: { allowMidEpisode?: boolean } = {}): void {
+  if (!trainer.betweenEpisodes && !opts.allowMidEpisode)
+    throw new Error(`saveMaddpg(${dir}): the trainer is mid-episode; save between episodes for an exact resume (or pass allowMidEpisode)`);
+  const { arrays, optimizerSteps } = networkArrays(trainer);
   const snap = trainer.buffer.snapshot();
   for (const [k, a] of Object.entries(snap.data)) arrays[`replay/${k}`] = a;
   const meta: MaddpgMeta = {
@@ -238,7 +244,7 @@ interface CommonTrainer {
   agents: string[];
   layout: { id: string; obsDim: number; codec: { heads: number[] } }[];
   stateDim: number;
-  nets: { named(): [string, { setParams(v: Float32Array): void }][]; namedOptimizers(): [string, Adam<Mlp>][] };
+  nets: { named(): [string, { host: Float32Array; setParams(v: Float32Array): void }][]; namedOptimizers(): [string, Adam<Mlp>][] };
 }
 
 /**
@@ -309,14 +315,7 @@ interface MappoMeta {
 export function saveMappo(trainer: MappoTrainer, dir: string, opts: { allowMidIteration?: boolean } = {}): void {
   if (!trainer.betweenEpisodes && !opts.allowMidIteration)
     throw new Error(`saveMappo(${dir}): the trainer is mid-iteration; save between iterations for an exact resume (or pass allowMidIteration)`);
-  const arrays: Record<string, Float32Array> = {};
-  for (const [name, net] of trainer.nets.named()) arrays[`net/${name}`] = net.host;
-  const optimizerSteps: Record<string, number> = {};
-  for (const [name, opt] of trainer.nets.namedOptimizers()) {
-    arrays[`adam/${name}/m`] = opt.m;
-    arrays[`adam/${name}/v`] = opt.v;
-    optimizerSteps[name] = opt.step;
-  }
+  const { arrays, optimizerSteps } = networkArrays(trainer);
   const meta: MappoMeta = {
     config: trainer.cfg,
     agents: trainer.agents,

@@ -59,7 +59,7 @@ export function learnerPolicy(t: TrainedLearner, l: LearnerSpec, env: AsyncInfer
   return residualPolicy(env, BASES[l.residual](env, l.residualConfig), p, t.name, l.residualRange);
 }
 
-export function describeLearner(name: string, l: LearnerSpec, trainWorkloads: number): string {
+export function describeLearner(l: LearnerSpec, trainWorkloads: number): string {
   const parts = [
     l.algorithm === 'maddpg'
       ? l.agent?.otherActions && l.agent.otherActions !== 'buffer'
@@ -77,7 +77,6 @@ export function describeLearner(name: string, l: LearnerSpec, trainWorkloads: nu
   if (l.env?.reward?.kind === 'goodput') parts.push('goodput reward');
   if ((l.agent as Partial<MappoConfig> | undefined)?.averageReward) parts.push('average reward');
   parts.push(`${l.steps} steps per seed, mixture of ${trainWorkloads} synthetic workloads`);
-  void name;
   return parts.join(', ');
 }
 

@@ -318,7 +318,7 @@ export async function runSpec(spec: Spec, o: RunSpecOptions = {}): Promise<SpecR
         const ratios = perSeed.map((eps) => mean(eps.map((e) => e.goodput)) / Math.max(1e-9, mean(staticGood)));
         const ri = meanInterval(ratios, `${tag}:${lname}:ratio`);
         pushRow(
-          { name: lname, kind: 'learned', setup: describeLearner(lname, l, trainSet.length), budget: l.steps + (baseTuning.get(lname)?.steps ?? 0) },
+          { name: lname, kind: 'learned', setup: describeLearner(l, trainSet.length), budget: l.steps + (baseTuning.get(lname)?.steps ?? 0) },
           all,
           { goodputRatio: ri.mean, ci95: ri.ci95 },
           spec.seeds.train,
