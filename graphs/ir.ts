@@ -3,7 +3,8 @@
  *
  * Op names and attributes follow ONNX (Conv, Gemm, MatMul, ...) so import/export is a rename-free
  * walk, with one difference: inputs that ONNX passes as constant tensors (Reshape's shape, Split's
- * sizes, Pad's pads, Clip's bounds, Resize's scales, Expand's shape) are folded into attributes.
+ * sizes, Pad's pads, Clip's bounds, Resize's scales, Expand's shape, Slice's ranges, Reduce axes) are folded into
+ * attributes.
  * Tensors are float32 NCHW unless said otherwise; the batch is the first dimension of every graph
  * input and `withBatch` re-infers every shape for another batch.
  *
@@ -46,7 +47,23 @@ export const OP_TYPES = [
   'Expand',
   'ReduceSum',
   'ReduceMean',
+  'ReduceMax',
   'Identity',
+  'Pow',
+  'Sqrt',
+  'Reciprocal',
+  'Exp',
+  'Log',
+  'Erf',
+  'Neg',
+  'Abs',
+  'Max',
+  'Min',
+  'LeakyRelu',
+  'PRelu',
+  'HardSwish',
+  'Slice',
+  'InstanceNormalization',
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
 

@@ -360,6 +360,62 @@ const reduce: Rule = (node, ins) => {
   return { shapes: [out], dtypes: ['float32'], macs: 0, extraFlops: numel(x) };
 };
 
+/** ONNX Slice on one axis: the clamped first index and the element count (step may be negative). */
+export function sliceAxis(dim: number, start: number, end: number, step: number): { start: number; count: number } {
+  let s = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  const [lo, hi] = step > 0 ? [0, dim] : [-1, dim - 1];
+  s = Math.min(Math.max(s, lo), hi);
+  e = Math.min(Math.max(e, lo), hi);
+  return { start: s, count: Math.max(0, Math.ceil((e - s) / step)) };
+}
+
+/** Slice: attributes starts, ends, axes (default 0..n-1) and steps (default 1), as ONNX's inputs. */
+const slice: Rule = (node, ins) => {
+  arity(node, ins, 1);
+  const x = ins[0].shape;
+  const starts = attrInts(node, 'starts');
+  const ends = attrInts(node, 'ends');
+  const axes = attrInts(
+    node,
+    'axes',
+    starts.map((_, i) => i),
+  );
+  const steps = attrInts(
+    node,
+    'steps',
+    starts.map(() => 1),
+  );
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length)
+    fail(node, `starts [${starts}], ends [${ends}], axes [${axes}] and steps [${steps}] differ in length`);
+  const out = x.slice();
+  const seen = new Set<number>();
+  axes.forEach((a, i) => {
+    const ax = normAxis(node, a, x.length);
+    if (seen.has(ax)) fail(node, `axis ${a} is sliced twice`);
+    seen.add(ax);
+    if (!Number.isInteger(steps[i]) || steps[i] === 0) fail(node, `step ${steps[i]} on axis ${a}`);
+    out[ax] = sliceAxis(x[ax], starts[i], ends[i], steps[i]).count;
+  });
+  if (out.some((d) => d === 0)) fail(node, `slice of [${x}] is empty ([${out}])`);
+  return { shapes: [out], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
+};
+
+const instanceNorm: Rule = (node, ins) => {
+  arity(node, ins, 3);
+  const x = ins[0].shape;
+  if (x.length < 3) fail(node, `expects an input of rank >= 3 (N, C, spatial...), got [${x}]`);
+  for (let i = 1; i < 3; i++) if (numel(ins[i].shape) !== x[1]) fail(node, `input ${i} has ${numel(ins[i].shape)} values, expected ${x[1]} channels`);
+  return { shapes: [x.slice()], dtypes: ['float32'], macs: 0, extraFlops: 8 * numel(x) };
+};
+
+/** PRelu: the slope broadcasts to the input (unidirectionally). */
+const prelu: Rule = (node, ins) => {
+  const r = binary(node, ins);
+  if (r.shapes[0].join() !== ins[0].shape.join()) fail(node, `slope [${ins[1].shape}] does not broadcast to the input [${ins[0].shape}]`);
+  return r;
+};
+
 const identity: Rule = (node, ins) => {
   arity(node, ins, 1);
   return { shapes: [ins[0].shape.slice()], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
@@ -397,7 +453,23 @@ export const OP_RULES: Record<OpType, Rule> = {
   Expand: expand,
   ReduceSum: reduce,
   ReduceMean: reduce,
+  ReduceMax: reduce,
   Identity: identity,
+  Pow: binary,
+  Sqrt: unary(1),
+  Reciprocal: unary(1),
+  Exp: unary(4),
+  Log: unary(4),
+  Erf: unary(8),
+  Neg: unary(1),
+  Abs: unary(1),
+  Max: binary,
+  Min: binary,
+  LeakyRelu: unary(2),
+  PRelu: prelu,
+  HardSwish: unary(4),
+  Slice: slice,
+  InstanceNormalization: instanceNorm,
 };
 
 /** Whether the IR knows an operator type. */

@@ -6,6 +6,7 @@
  * seeded weights `exportOnnx` writes (`materializeWeights` with the same seed).
  */
 import { type Graph, GraphError, type Node, numel } from './ir.js';
+import { sliceAxis } from './ops.js';
 import { materializeWeights, type TensorData } from './weights.js';
 
 interface Tensor {
@@ -138,6 +139,57 @@ function runNode(node: Node, ins: Tensor[]): TensorData[] {
     case 'Gelu':
       if (a.approximate === 'tanh') return map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
       return map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+    case 'Sqrt':
+      return map(Math.sqrt);
+    case 'Reciprocal':
+      return map((v) => 1 / v);
+    case 'Exp':
+      return map(Math.exp);
+    case 'Log':
+      return map(Math.log);
+    case 'Erf':
+      return map(erf);
+    case 'Neg':
+      return map((v) => -v);
+    case 'Abs':
+      return map(Math.abs);
+    case 'LeakyRelu': {
+      const alpha = (a.alpha as number | undefined) ?? 0.01;
+      return map((v) => (v < 0 ? alpha * v : v));
+    }
+    case 'HardSwish':
+      return map((v) => v * Math.max(0, Math.min(1, v / 6 + 0.5)));
+    case 'Pow':
+      return binary((p, q) => p ** q);
+    case 'Max':
+      return binary((p, q) => (Number.isNaN(p) || Number.isNaN(q) ? Number.NaN : Math.max(p, q)));
+    case 'Min':
+      return binary((p, q) => (Number.isNaN(p) || Number.isNaN(q) ? Number.NaN : Math.min(p, q)));
+    case 'PRelu':
+      return binary((p, q) => (p < 0 ? p * q : p));
+    case 'Slice': {
+      const xs = ins[0].shape;
+      const st = stridesOf(xs);
+      const from = xs.map(() => 0);
+      const step = xs.map(() => 1);
+      (a.axes as number[]).forEach((ax, i) => {
+        from[ax] = sliceAxis(xs[ax], (a.starts as number[])[i], (a.ends as number[])[i], (a.steps as number[])[i]).start;
+        step[ax] = (a.steps as number[])[i];
+      });
+      const src = ins[0].data;
+      const y = like(src, n);
+      const ctr = new Array(out.length).fill(0);
+      for (let k = 0; k < n; k++) {
+        let off = 0;
+        for (let d = 0; d < out.length; d++) off += (from[d] + ctr[d] * step[d]) * st[d];
+        y[k] = src[off];
+        for (let d = out.length - 1; d >= 0; d--) {
+          if (++ctr[d] < out[d]) break;
+          ctr[d] = 0;
+        }
+      }
+      return [y];
+    }
     case 'Add':
       return binary((p, q) => p + q);
     case 'Sub':
@@ -405,9 +457,27 @@ function heavy(node: Node, ins: Tensor[], f: (k: number) => Float32Array, where:
       }
       return y;
     }
+    case 'InstanceNormalization': {
+      const [x, sc, bi] = [f(0), f(1), f(2)];
+      const eps = (a.epsilon as number | undefined) ?? 1e-5;
+      const inner = numel(ins[0].shape.slice(2));
+      const C = ins[0].shape[1];
+      for (let r = 0; r < x.length / inner; r++) {
+        let mean = 0;
+        for (let j = 0; j < inner; j++) mean += x[r * inner + j];
+        mean /= inner;
+        let v = 0;
+        for (let j = 0; j < inner; j++) v += (x[r * inner + j] - mean) ** 2;
+        const inv = 1 / Math.sqrt(v / inner + eps);
+        const c = r % C;
+        for (let j = 0; j < inner; j++) y[r * inner + j] = (x[r * inner + j] - mean) * inv * sc[c] + bi[c];
+      }
+      return y;
+    }
     case 'Softmax':
     case 'ReduceSum':
     case 'ReduceMean':
+    case 'ReduceMax':
     case 'LayerNormalization':
       return reduceLike(node, ins, f, y);
     case 'Pad': {
@@ -481,8 +551,9 @@ function reduceLike(node: Node, ins: Tensor[], f: (k: number) => Float32Array, y
   const axes = new Set((node.attrs.axes as number[]).map(norm));
   const rs = xs.map((d, i) => (axes.has(i) ? 1 : d));
   const idx = broadcastIndex(rs, xs);
-  const acc = new Float64Array(y.length);
-  for (let i = 0; i < x.length; i++) acc[idx[i]] += x[i];
+  const max = node.op === 'ReduceMax';
+  const acc = new Float64Array(y.length).fill(max ? -Infinity : 0);
+  for (let i = 0; i < x.length; i++) acc[idx[i]] = max ? Math.max(acc[idx[i]], x[i]) : acc[idx[i]] + x[i];
   const count = numel(xs) / Math.max(1, numel(rs));
   for (let i = 0; i < y.length; i++) y[i] = node.op === 'ReduceMean' ? acc[i] / count : acc[i];
   return y;

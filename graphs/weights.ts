@@ -144,7 +144,7 @@ export function materializeWeights(graph: Graph, { seed = 0 }: MaterializeOption
 export type TensorData = Float32Array | BigInt64Array;
 
 /** Ops that carry index values through unchanged, so a Gather further on still bounds them. */
-const indexCarriers = new Set(['Identity', 'Reshape', 'Flatten', 'Transpose', 'Expand', 'Concat', 'Split']);
+const indexCarriers = new Set(['Identity', 'Reshape', 'Flatten', 'Transpose', 'Expand', 'Concat', 'Split', 'Slice']);
 
 /** Exclusive upper bound for the values of an int64 tensor: the smallest table it indexes. */
 function indexBound(graph: Graph, tensor: string, uses: Map<string, { node: Node; pos: number }[]>): number | undefined {

@@ -119,6 +119,28 @@ export function indexOps(): Graph {
   return b.build();
 }
 
+/** The elementwise, slicing and normalisation ops real exports use (layer norms spelled out, GELU by Erf, ...). */
+export function mathOps(): Graph {
+  const b = new GraphBuilder('math_ops');
+  const x = b.input('x', [2, 4, 6, 5]);
+  const one = (op: string, ins: string[], attrs: Record<string, number | number[]> = {}) => b.op(op as never, ins, attrs)[0];
+  const pos = b.add(one('Abs', [x]), b.constant(0.5));
+  const p = one('Pow', [pos, b.constant(2)]);
+  const p2 = one('Pow', [pos, b.param('e', [1, 4, 1, 1], 'gamma')]);
+  const lg = one('Log', [one('Sqrt', [p])]);
+  const ex = one('Exp', [one('Neg', [one('Reciprocal', [pos])])]);
+  const gelu = b.mul(b.mul(x, b.constant(0.5)), b.add(one('Erf', [b.mul(x, b.constant(Math.SQRT1_2))]), b.constant(1)));
+  const mx = one('Max', [lg, ex]);
+  const mn = one('Min', [gelu, b.param('cap', [5], 'bias')]);
+  const act = b.add(b.add(one('LeakyRelu', [mx], { alpha: 0.1 }), one('HardSwish', [mn])), one('PRelu', [x, b.param('slope', [4, 1, 1], 'gamma')]));
+  const inorm = one('InstanceNormalization', [b.add(act, p2), b.param('in_g', [4], 'gamma'), b.param('in_b', [4], 'beta')], { epsilon: 1e-3 });
+  const sl = one('Slice', [inorm], { starts: [5, 1], ends: [-7, 5], axes: [2, 3], steps: [-2, 2] });
+  const rm = one('ReduceMax', [sl], { axes: [1, 3], keepdims: 1 });
+  b.output(rm);
+  b.output(one('Slice', [inorm], { starts: [1], ends: [3], axes: [1], steps: [1] }));
+  return b.build();
+}
+
 /** Two independent conv branches joined at the end: the multi-stream case (the bench's graph, test sizes). */
 export function twoBranch(size = 32, depth = 4, channels = 16): Graph {
   return twoBranchGraph(size, depth, channels);

@@ -10,7 +10,7 @@ import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
-import { convOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { convOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const available = nativeAvailable();
 if (!available) {
@@ -81,6 +81,11 @@ describe.skipIf(!available)('native executor', () => {
 
   it('matches onnxruntime on gather, expand, reductions, pad, split and every resize mode', async () => {
     const g = indexOps();
+    await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
+  });
+
+  it('matches onnxruntime on the math, slicing and normalisation ops of real exports', async () => {
+    const g = mathOps();
     await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
   });
 

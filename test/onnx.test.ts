@@ -11,14 +11,15 @@ import * as ort from 'onnxruntime-node';
 import seedrandom from 'seedrandom';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graphs/builder.js';
-import { type AttrValue, type Graph, GraphError, numel } from '../graphs/ir.js';
+import { type AttrValue, type Graph, numel } from '../graphs/ir.js';
 import { exportOnnx, saveOnnxFile } from '../graphs/onnx/export.js';
 import { importOnnx, loadOnnxFile, parseInputShape } from '../graphs/onnx/import.js';
-import { type NodeProto, onnx, type TensorProto } from '../graphs/onnx/proto.js';
 import { evaluate } from '../graphs/reference.js';
-import { materializeWeights, randomInputs, type TensorData } from '../graphs/weights.js';
+import { materializeWeights, randomInputs } from '../graphs/weights.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { cli } from './cli-helpers.js';
+import { mathOps } from './native-helpers.js';
+import { A, af, ai, ais, allFinite, astr, expectGraphError, modelBytes, relErr, runOrt, tensorProto, uniform, vi } from './onnx-helpers.js';
 
 ort.env.logLevel = 'error';
 
@@ -98,37 +99,9 @@ function miscNet(): Graph {
   return b.build();
 }
 
-const SMALL: Record<string, () => Graph> = { convNet, transformer, gatherNet, miscNet };
+const SMALL: Record<string, () => Graph> = { convNet, transformer, gatherNet, miscNet, mathOps };
 
 // ---------- helpers ----------
-
-async function runOrt(bytes: Uint8Array, graph: Graph, inputs: Map<string, TensorData>): Promise<Map<string, { dims: readonly number[]; data: Float32Array }>> {
-  const session = await ort.InferenceSession.create(bytes);
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const v of graph.inputs) {
-    const data = inputs.get(v.name) as TensorData;
-    feeds[v.name] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, v.shape) : new ort.Tensor('float32', data, v.shape);
-  }
-  const res = await session.run(feeds);
-  await session.release();
-  return new Map(Object.entries(res).map(([k, t]) => [k, { dims: t.dims, data: t.data as Float32Array }]));
-}
-
-/**
- * Max over elements of |a−b| / max(|b|, 0.01·max|b|): relative error, with |b| floored at 1 % of the
- * tensor's largest magnitude so that float32 cancellation in values near 0 (a − b with a ≈ b, a
- * linear interpolation crossing 0) does not count as a disagreement.
- */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let maxAbs = 0;
-  for (let i = 0; i < b.length; i++) maxAbs = Math.max(maxAbs, Math.abs(b[i]));
-  const floor = 1e-2 * maxAbs + 1e-30;
-  let e = 0;
-  for (let i = 0; i < b.length; i++) e = Math.max(e, Math.abs(a[i] - b[i]) / Math.max(Math.abs(b[i]), floor));
-  return e;
-}
-
-const allFinite = (a: ArrayLike<number>) => Array.prototype.every.call(a, Number.isFinite);
 
 /** Attrs compared by value: booleans as 0/1, floats at float32 precision (ONNX stores float32). */
 function normAttrs(attrs: Record<string, AttrValue>): Record<string, AttrValue> {
@@ -158,50 +131,6 @@ function expectSameGraph(back: Graph, orig: Graph): void {
   back.initializers.forEach((init, i) => {
     expect(init.data).toEqual(mat.initializers[i].data);
   });
-}
-
-function tensorProto(name: string, dims: number[], values: number[], int64 = false): TensorProto {
-  return int64 ? { name, dims, dataType: 7, int64Data: values } : { name, dims, dataType: 1, floatData: values };
-}
-
-function vi(name: string, dims: (number | string)[], elemType = 1) {
-  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
-}
-
-function modelBytes(opts: {
-  nodes: NodeProto[];
-  inputs: ReturnType<typeof vi>[];
-  outputs: ReturnType<typeof vi>[];
-  inits?: TensorProto[];
-  opset: number;
-}): Uint8Array {
-  return onnx.ModelProto.encode({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: opts.opset }],
-    graph: { name: 'hand', node: opts.nodes, input: opts.inputs, output: opts.outputs, initializer: opts.inits ?? [] },
-  }).finish();
-}
-
-const A = onnx.AttributeProto.AttributeType;
-const ai = (name: string, i: number) => ({ name, type: A.INT, i });
-const ais = (name: string, ints: number[]) => ({ name, type: A.INTS, ints });
-const astr = (name: string, s: string) => ({ name, type: A.STRING, s: new TextEncoder().encode(s) });
-const af = (name: string, f: number) => ({ name, type: A.FLOAT, f });
-
-function uniform(n: number, seed: string, scale = 0.5): number[] {
-  const r = seedrandom(seed);
-  return Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-}
-
-function expectGraphError(fn: () => unknown, ...parts: string[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(GraphError);
-  for (const p of parts) expect((err as Error).message).toContain(p);
 }
 
 // ---------- tests ----------
@@ -396,15 +325,15 @@ describe('import of foreign ONNX forms', () => {
       inputs: [x],
       outputs: [vi('y', [1, 4])],
       nodes: [
-        { name: 'p1', opType: 'Pow', input: ['x', 'x'], output: ['a'] },
-        { name: 's1', opType: 'Shape', input: ['a'], output: ['b'] },
-        { name: 'p2', opType: 'Pow', input: ['a', 'x'], output: ['c'] },
+        { name: 'p1', opType: 'TopK', input: ['x', 'x'], output: ['a'] },
+        { name: 's1', opType: 'NonZero', input: ['a'], output: ['b'] },
+        { name: 'p2', opType: 'TopK', input: ['a', 'x'], output: ['c'] },
         { name: 'ms', opType: 'FusedThing', domain: 'com.microsoft', input: ['c'], output: ['y'] },
       ],
     });
     expectGraphError(
       () => importOnnx(many, 'many.onnx'),
-      "many.onnx: unsupported ops: Pow ×2 (first: node 'p1'), Shape ×1 (first: node 's1'), com.microsoft::FusedThing ×1 (first: node 'ms')",
+      "many.onnx: unsupported ops: TopK ×2 (first: node 'p1'), NonZero ×1 (first: node 's1'), com.microsoft::FusedThing ×1 (first: node 'ms')",
     );
     const ms = modelBytes({
       opset: 17,

@@ -35,7 +35,32 @@ const CATEGORIES: Record<string, number> = {
   Gather: 4,
   Identity: 4,
 };
-const ELEMENTWISE = new Set(['BatchNormalization', 'Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'Gelu', 'Tanh', 'Add', 'Mul', 'Sub', 'Div']);
+const ELEMENTWISE = new Set([
+  'BatchNormalization',
+  'Relu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'Gelu',
+  'Tanh',
+  'Add',
+  'Mul',
+  'Sub',
+  'Div',
+  'Pow',
+  'Sqrt',
+  'Reciprocal',
+  'Exp',
+  'Log',
+  'Erf',
+  'Neg',
+  'Abs',
+  'Max',
+  'Min',
+  'LeakyRelu',
+  'PRelu',
+  'HardSwish',
+]);
 
 export const NODE_FEATURES = [
   'log_macs',

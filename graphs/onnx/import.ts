@@ -1,32 +1,40 @@
 /**
- * ONNX -> IR. Reads a ModelProto, folds constant inputs (Reshape shape, Split sizes, Pad pads and
- * value, Clip bounds, Resize scales/sizes, Expand shape, Reduce axes) into attributes, turns
- * opset-specific forms into the IR's single form (see normalize.ts), and re-infers every shape.
+ * ONNX -> IR. Reads a ModelProto, binds the input shapes, folds every computation on constants and
+ * shapes (Shape → Gather → Concat → Reshape, ConstantOfShape, Equal/Where, Cast, ...; see fold.ts)
+ * and inlines each If whose condition folds, turns Squeeze/Unsqueeze on data into Reshape, folds
+ * constant inputs (Reshape shape, Split sizes, Pad pads and value, Clip bounds, Resize
+ * scales/sizes, Expand shape, Reduce axes, Slice ranges) into attributes, turns opset-specific
+ * forms into the IR's single form (see normalize.ts), and re-infers every shape.
  *
- * Anything the IR cannot represent is an error naming the file and the node: an op outside
- * OP_TYPES, a non-default domain, a non-constant shape input, a used optional output (Dropout
- * mask, MaxPool indices, ...), an element type other than float32/int64, or a dynamic dim that
- * neither the batch nor an `inputShapes` entry binds. Nothing is skipped silently.
+ * Anything the IR cannot represent is an error naming the file and the node: ops outside OP_TYPES
+ * that do not fold (all listed in one error), a non-default domain, a shape input or If condition
+ * computed from the data, a used optional output (Dropout mask, MaxPool indices, ...), a graph
+ * input other than float32/int64, or a dynamic dim that neither the batch nor an `inputShapes`
+ * entry binds. Nothing is skipped silently.
  */
 
 import { inferGraph } from '../infer.js';
-import { type Attrs, type AttrValue, type Graph, GraphError, type Initializer, type InitRole, type Node, type ValueInfo } from '../ir.js';
+import { type Attrs, type AttrValue, type Graph, GraphError, type Initializer, type Node, type OpType, type ValueInfo } from '../ir.js';
 import { readFileBounded } from '../limits.js';
 import { isOpType, OP_RULES, type OpInput } from '../ops.js';
+import { FOLDABLE, type Folded, foldedFromProto, foldNode, squeezeShape, toFolded, toTensorValue } from './fold.js';
 import { type NormalizeContext, normalizeNode } from './normalize.js';
 import {
   type AttributeProto,
+  DT,
   dtypeName,
   irDtype,
   type ModelProto,
   type NodeProto,
   onnx,
   shortFloat,
+  type TensorProto,
   type TensorValue,
   tensorFromProto,
   toNum,
   type ValueInfoProto,
 } from './proto.js';
+import { docRole, roleOf } from './roles.js';
 
 export interface ImportOptions {
   /** Value for a symbolic (dim_param) or zero first dimension of the graph inputs. Default 1. */
@@ -78,21 +86,21 @@ function attrValue(a: AttributeProto, where: string): AttrValue {
 }
 
 /** Constant node -> tensor value (value, value_float(s), value_int(s)). */
-function constantValue(node: NodeProto, where: string): TensorValue {
+function constantValue(node: NodeProto, where: string): Folded {
   const a = node.attribute?.[0];
   if (!a || (node.attribute?.length ?? 0) !== 1) throw new GraphError('Constant must have exactly one value attribute', where);
   switch (a.name) {
     case 'value':
       if (!a.t) throw new GraphError("Constant 'value' holds no tensor", where);
-      return tensorFromProto({ ...a.t, name: node.output?.[0] }, where);
+      return foldedFromProto({ ...a.t, name: node.output?.[0] }, where);
     case 'value_float':
-      return { shape: [], dtype: 'float32', data: Float32Array.of(a.f ?? 0) };
+      return { shape: [], dtype: 'float32', data: Float64Array.of(Math.fround(a.f ?? 0)) };
     case 'value_floats':
-      return { shape: [a.floats?.length ?? 0], dtype: 'float32', data: Float32Array.from(a.floats ?? []) };
+      return { shape: [a.floats?.length ?? 0], dtype: 'float32', data: Float64Array.from(a.floats ?? [], Math.fround) };
     case 'value_int':
-      return { shape: [], dtype: 'int64', data: BigInt64Array.of(BigInt(toNum(a.i as number))) };
+      return { shape: [], dtype: 'int64', data: Float64Array.of(toNum(a.i as number)) };
     case 'value_ints':
-      return { shape: [a.ints?.length ?? 0], dtype: 'int64', data: BigInt64Array.from(a.ints ?? [], (v) => BigInt(toNum(v as number))) };
+      return { shape: [a.ints?.length ?? 0], dtype: 'int64', data: Float64Array.from(a.ints ?? [], (v) => toNum(v as number)) };
     default:
       throw new GraphError(`Constant attribute '${a.name}' is not supported (value, value_float(s), value_int(s))`, where);
   }
@@ -162,6 +170,25 @@ function valueInfos(vs: ValueInfoProto[], batch: number, batchGiven: boolean, sh
   });
 }
 
+/** Tensors a node reads, including those its subgraphs (If branches) read from outer scopes. */
+function nodeReads(n: NodeProto): string[] {
+  const out = (n.input ?? []).filter((t) => t);
+  for (const a of n.attribute ?? []) if (a.g) for (const m of a.g.node ?? []) out.push(...nodeReads(m));
+  return out;
+}
+
+/** A copy of a node with tensor names renamed (inside its subgraphs too). */
+function renameNode(n: NodeProto, map: Map<string, string>): NodeProto {
+  if (!map.size) return n;
+  const r = (t: string) => map.get(t) ?? t;
+  return {
+    ...n,
+    input: (n.input ?? []).map(r),
+    output: (n.output ?? []).map(r),
+    attribute: (n.attribute ?? []).map((a) => (a.g ? { ...a, g: { ...a.g, node: (a.g.node ?? []).map((m) => renameNode(m, map)) } } : a)),
+  };
+}
+
 /** Stable topological order of the proto nodes (ONNX requires it, but not every writer complies). */
 function sortNodes(nodes: NodeProto[], defined: Set<string>, where: string): NodeProto[] {
   const producer = new Map<string, number>();
@@ -175,8 +202,8 @@ function sortNodes(nodes: NodeProto[], defined: Set<string>, where: string): Nod
     if (done[i]) return;
     if (state[i] === 1) throw new GraphError(`cycle through node '${nodes[i].name || nodes[i].opType}'`, where);
     state[i] = 1;
-    for (const t of nodes[i].input ?? []) {
-      if (!t || defined.has(t)) continue;
+    for (const t of nodeReads(nodes[i])) {
+      if (defined.has(t)) continue;
       const p = producer.get(t);
       if (p !== undefined) visit(p);
     }
@@ -186,59 +213,6 @@ function sortNodes(nodes: NodeProto[], defined: Set<string>, where: string): Nod
   // Iterative outer loop, recursive only along dependency chains that are out of order.
   for (let i = 0; i < nodes.length; i++) visit(i);
   return order;
-}
-
-/** IR role and trainability of an initializer from its first use (or from topsched's own doc string). */
-function roleOf(op: string, pos: number, init: Initializer): { role: InitRole; trainable: boolean } | undefined {
-  if (init.dtype === 'int64') return { role: 'const', trainable: false };
-  switch (op) {
-    case 'Conv':
-    case 'ConvTranspose':
-    case 'Gemm':
-      if (pos === 1 || (op === 'Gemm' && pos === 0)) return { role: 'weight', trainable: true };
-      if (pos === 2) return { role: 'bias', trainable: true };
-      return undefined;
-    case 'MatMul':
-      return { role: 'weight', trainable: true };
-    case 'BatchNormalization':
-      return (
-        [
-          undefined,
-          { role: 'gamma', trainable: true },
-          { role: 'beta', trainable: true },
-          { role: 'mean', trainable: false },
-          { role: 'var', trainable: false },
-        ] as const
-      )[pos];
-    case 'LayerNormalization':
-      return pos === 1 ? { role: 'gamma', trainable: true } : pos === 2 ? { role: 'beta', trainable: true } : undefined;
-    case 'Gather':
-      return pos === 0 ? { role: 'embedding', trainable: true } : undefined;
-    case 'Add':
-    case 'Sub':
-    case 'Mul':
-    case 'Div': {
-      // Scalars are fixed constants (attention's 1/sqrt(d), ...); vectors after a layer are learned.
-      if (init.shape.reduce((a, b) => a * b, 1) === 1) return { role: 'const', trainable: false };
-      return op === 'Add' || op === 'Sub' ? { role: 'bias', trainable: true } : { role: 'gamma', trainable: true };
-    }
-    default:
-      return undefined;
-  }
-}
-
-const ROLES = new Set<unknown>(['weight', 'bias', 'gamma', 'beta', 'mean', 'var', 'embedding', 'const'] satisfies InitRole[]);
-
-/** topsched writes `{"topsched":{"role":..,"trainable":..}}` into each initializer's doc_string. */
-function docRole(doc: string | null | undefined): { role: InitRole; trainable: boolean } | undefined {
-  if (!doc?.startsWith('{"topsched"')) return undefined;
-  try {
-    const m = JSON.parse(doc).topsched;
-    if (ROLES.has(m?.role) && typeof m?.trainable === 'boolean') return { role: m.role, trainable: m.trainable };
-  } catch {
-    /* a foreign doc string that happens to start the same way: fall back to positions */
-  }
-  return undefined;
 }
 
 export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOptions = {}): Graph {
@@ -256,31 +230,51 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
   if (!opsetEntry) throw new GraphError('model imports no opset for the default ONNX domain', where);
   const opset = toNum(opsetEntry.version as number);
 
-  // Constant tensors by name: initializers, then Constant nodes as they are met.
+  // Constants by name: IR-able ones (float32/int64) in `consts`, every one as the folder sees it in
+  // `folded` (initializers are converted for the folder only when a fold reads them).
   const consts = new Map<string, TensorValue>();
+  const folded = new Map<string, Folded>();
   const docs = new Map<string, string>();
-  for (const t of g.initializer ?? []) {
-    if (!t.name) throw new GraphError('an initializer has no name', where);
-    if (consts.has(t.name)) throw new GraphError(`initializer '${t.name}' is defined twice`, where);
-    consts.set(t.name, tensorFromProto(t, where));
+  const known = new Map<string, OpInput>();
+  const setConst = (name: string, f: Folded) => {
+    folded.set(name, f);
+    const tv = toTensorValue(f);
+    if (tv) consts.set(name, tv);
+    else consts.delete(name);
+    known.set(name, { shape: f.shape, dtype: tv?.dtype ?? 'float32' });
+  };
+  const foldedOf = (t: string): Folded | undefined => {
+    let f = folded.get(t);
+    const c = consts.get(t);
+    if (!f && c) folded.set(t, (f = toFolded(c)));
+    return f;
+  };
+  const addInitializer = (t: TensorProto, scope: string) => {
+    if (!t.name) throw new GraphError(`an initializer${scope} has no name`, where);
+    if (known.has(t.name)) throw new GraphError(`initializer '${t.name}'${scope} is defined twice`, where);
+    if (irDtype(t.dataType ?? 0)) {
+      const c = tensorFromProto(t, where);
+      consts.set(t.name, c);
+      known.set(t.name, { shape: c.shape, dtype: c.dtype });
+    } else setConst(t.name, foldedFromProto(t, where));
     if (t.docString) docs.set(t.name, t.docString);
-  }
+  };
+  for (const t of g.initializer ?? []) addInitializer(t, '');
+  const weights = new Set((g.initializer ?? []).filter((t) => t.dataType === DT.FLOAT).map((t) => t.name ?? ''));
   // Before IR version 4 initializers were also listed as inputs; those are not real inputs.
   const inputs = valueInfos(
-    (g.input ?? []).filter((v) => !consts.has(v.name ?? '')),
+    (g.input ?? []).filter((v) => !consts.has(v.name ?? '') && !folded.has(v.name ?? '')),
     batch,
     opts.batch !== undefined,
     opts.inputShapes ?? {},
     where,
   );
-  const known = new Map<string, OpInput>();
   for (const v of inputs) known.set(v.name, { shape: v.shape, dtype: v.dtype });
-  for (const [name, c] of consts) known.set(name, { shape: c.shape, dtype: c.dtype });
 
   const protoNodes = sortNodes(g.node ?? [], new Set(known.keys()), where);
-  // Every tensor something reads, so unused optional outputs can be dropped and used ones refused.
+  // Every tensor something reads (subgraphs included), so unused optional outputs can be dropped.
   const read = new Set<string>((g.output ?? []).map((o) => o.name ?? ''));
-  for (const n of protoNodes) for (const t of n.input ?? []) if (t) read.add(t);
+  for (const t of protoNodes.flatMap(nodeReads)) read.add(t);
 
   const ids = new Set<string>();
   const counters = new Map<string, number>();
@@ -297,66 +291,36 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     return id;
   };
 
-  // Every unsupported op at once (count and first node of each), not one error per try.
+  // Every unsupported op at once (count and first node of each, If branches included).
   const missing = new Map<string, { count: number; first: string }>();
-  for (const pn of protoNodes) {
-    const op = pn.opType ?? '';
-    const domain = pn.domain ?? '';
-    const foreign = domain && domain !== 'ai.onnx';
-    if (!foreign && (op === 'Constant' || isOpType(op === 'Dropout' ? 'Identity' : op))) continue;
-    const key = foreign ? `${domain}::${op}` : op;
-    const m = missing.get(key);
-    if (m) m.count++;
-    else missing.set(key, { count: 1, first: pn.name || pn.output?.[0] || '?' });
-  }
+  const survey = (list: NodeProto[]) => {
+    for (const pn of list) {
+      for (const a of pn.attribute ?? []) if (a.g) survey(a.g.node ?? []);
+      const op = pn.opType ?? '';
+      const domain = pn.domain ?? '';
+      const foreign = domain && domain !== 'ai.onnx';
+      if (!foreign && (op === 'Constant' || op === 'If' || FOLDABLE.has(op) || isOpType(op === 'Dropout' ? 'Identity' : op))) continue;
+      const key = foreign ? `${domain}::${op}` : op;
+      const m = missing.get(key);
+      if (m) m.count++;
+      else missing.set(key, { count: 1, first: pn.name || pn.output?.[0] || '?' });
+    }
+  };
+  survey(protoNodes);
   if (missing.size) {
     const list = [...missing.entries()].map(([op, m]) => `${op} ×${m.count} (first: node '${m.first}')`);
     throw new GraphError(`unsupported ops: ${list.join(', ')}`, where);
   }
 
   const nodes: Node[] = [];
-  for (const pn of protoNodes) {
-    const op = pn.opType ?? '';
-    const domain = pn.domain ?? '';
-    const label = `node '${pn.name || pn.output?.[0] || '?'}' (${domain && domain !== 'ai.onnx' ? `${domain}::` : ''}${op})`;
-    if (domain && domain !== 'ai.onnx') throw new GraphError(`${label}: unsupported op '${op}' in domain '${domain}'`, where);
-    if (op === 'Constant') {
-      const out = pn.output?.[0];
-      if (!out) throw new GraphError(`${label}: Constant has no output`, where);
-      const c = constantValue(pn, `${where}: ${label}`);
-      consts.set(out, c);
-      known.set(out, { shape: c.shape, dtype: c.dtype });
-      continue;
-    }
-    const irOp = op === 'Dropout' ? 'Identity' : op;
-    if (!isOpType(irOp)) throw new GraphError(`${label}: unsupported op '${op}'`, where);
-    const nodeWhere = `${where}: ${label}`;
-    const rawAttrs: Attrs = {};
-    for (const a of pn.attribute ?? []) rawAttrs[a.name ?? ''] = attrValue(a, nodeWhere);
-    const ctx: NormalizeContext = {
-      opset,
-      where: nodeWhere,
-      shape: (t) => {
-        const v = known.get(t);
-        if (!v) throw new GraphError(`reads tensor '${t}' that nothing defines`, nodeWhere);
-        return v.shape;
-      },
-      constant: (t) => consts.get(t),
-    };
-    const norm = normalizeNode(op, pn.input ?? [], rawAttrs, ctx);
-    const outputs = [...(pn.output ?? [])];
-    while (outputs.length && !outputs[outputs.length - 1]) outputs.pop();
-    if (outputs.some((t) => !t) && irOp !== 'Split') throw new GraphError('has an empty output name before a used one', nodeWhere);
-    const keep = irOp === 'Split' ? outputs.length : 1;
-    outputs.slice(keep).forEach((t, k) => {
-      if (read.has(t)) throw new GraphError(`optional output ${keep + k} ('${t}') is used, which the IR cannot represent`, nodeWhere);
-    });
+  /** Adds an IR node whose inputs and attributes are already in IR form, and infers its shapes. */
+  const emit = (irOp: OpType, name: string | null | undefined, ins: string[], outs: string[], attrs: Attrs, nodeWhere: string) => {
     const node: Node = {
-      id: uniqueId(pn.name, irOp),
+      id: uniqueId(name, irOp),
       op: irOp,
-      inputs: norm.inputs,
-      outputs: outputs.slice(0, keep),
-      attrs: norm.attrs,
+      inputs: ins,
+      outputs: outs,
+      attrs,
       outShapes: [],
       outDtypes: [],
       macs: 0,
@@ -364,15 +328,17 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
       bytes: 0,
       params: 0,
     };
-    // Shapes now, so later nodes can resolve auto_pad, sizes and default axes.
-    const ins = node.inputs.map((t) => {
+    const opIns = node.inputs.map((t) => {
       const v = known.get(t);
       if (!v) throw new GraphError(`reads tensor '${t}' that no input, initializer or node defines`, nodeWhere);
+      if (folded.has(t) && !consts.has(t))
+        throw new GraphError(`reads '${t}', a ${folded.get(t)?.dtype} constant; the IR computes with float32 and int64 only`, nodeWhere);
       return consts.has(t) ? { ...v, init: { name: t, shape: v.shape, dtype: v.dtype, trainable: false, role: 'const' as const } } : v;
     });
+    // Shapes now, so later nodes can resolve auto_pad, sizes, default axes and fold Shape.
     let res: ReturnType<(typeof OP_RULES)[typeof irOp]>;
     try {
-      res = OP_RULES[irOp](node, ins);
+      res = OP_RULES[irOp](node, opIns);
     } catch (e) {
       throw new GraphError((e as Error).message, where);
     }
@@ -380,7 +346,110 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
       known.set(t, { shape: res.shapes[k], dtype: res.dtypes[k] });
     });
     nodes.push(node);
-  }
+  };
+
+  const lower = (pn: NodeProto) => {
+    const op = pn.opType ?? '';
+    const label = `node '${pn.name || pn.output?.[0] || '?'}' (${op})`;
+    const nodeWhere = `${where}: ${label}`;
+    const fail = (m: string): never => {
+      throw new GraphError(m, nodeWhere);
+    };
+    const inputs = [...(pn.input ?? [])];
+    const outputs = [...(pn.output ?? [])];
+    if (op === 'Constant') {
+      if (!outputs[0]) fail('Constant has no output');
+      setConst(outputs[0], constantValue(pn, nodeWhere));
+      return;
+    }
+    if (op === 'If') {
+      inlineIf(pn, nodeWhere);
+      return;
+    }
+    const rawAttrs: Attrs = {};
+    // Tensor attributes (ConstantOfShape's value) are read by the folder from the proto itself.
+    for (const a of pn.attribute ?? []) rawAttrs[a.name ?? ''] = a.t && FOLDABLE.has(op) ? 0 : attrValue(a, nodeWhere);
+    // Compute ops on the file's float initializers (weights) stay nodes: they are the model's
+    // parameters, and the IR counts and schedules them; derived and integer constants fold.
+    if (FOLDABLE.has(op) && !(isOpType(op) && inputs.some((t) => weights.has(t)))) {
+      const ins = inputs.map((t) => (t ? foldedOf(t) : undefined));
+      const outs = foldNode(op, inputs, ins, rawAttrs, pn.attribute ?? [], { opset, where: nodeWhere, shape: (t) => known.get(t)?.shape });
+      if (outs) {
+        outputs.forEach((t, k) => {
+          if (t && outs[k]) setConst(t, outs[k]);
+        });
+        return;
+      }
+    }
+    const shapeOf = (t: string) => known.get(t)?.shape ?? fail(`reads tensor '${t}' that nothing defines`);
+    if (op === 'Squeeze' || op === 'Unsqueeze') {
+      // On computed data both are reshapes; their axes must be constant.
+      let axes = (rawAttrs.axes as number[] | undefined) ?? [];
+      if (inputs[1]) {
+        const c = foldedOf(inputs[1]);
+        if (!c) fail(`axes ('${inputs[1]}') must fold to a constant`);
+        axes = Array.from((c as Folded).data);
+      }
+      const shape = squeezeShape(op, shapeOf(inputs[0]), axes, fail);
+      emit('Reshape', pn.name, [inputs[0]], [outputs[0]], { shape }, nodeWhere);
+      return;
+    }
+    if (op === 'Cast' && known.get(inputs[0])?.dtype === 'float32' && rawAttrs.to === DT.FLOAT) {
+      emit('Identity', pn.name, [inputs[0]], [outputs[0]], {}, nodeWhere);
+      return;
+    }
+    const irOp = op === 'Dropout' ? 'Identity' : op;
+    if (!isOpType(irOp)) {
+      const computed = inputs.filter((t) => t && !foldedOf(t));
+      return fail(
+        `'${op}' reads computed tensors (${computed.map((t) => `'${t}'`).join(', ')}); the importer folds it only when every input is a constant, given the input shapes`,
+      );
+    }
+    const ctx: NormalizeContext = { opset, where: nodeWhere, shape: shapeOf, constant: (t) => consts.get(t) };
+    const norm = normalizeNode(op, inputs, rawAttrs, ctx);
+    while (outputs.length && !outputs[outputs.length - 1]) outputs.pop();
+    if (outputs.some((t) => !t) && irOp !== 'Split') fail('has an empty output name before a used one');
+    const keep = irOp === 'Split' ? outputs.length : 1;
+    outputs.slice(keep).forEach((t, k) => {
+      if (read.has(t)) fail(`optional output ${keep + k} ('${t}') is used, which the IR cannot represent`);
+    });
+    emit(irOp, pn.name, norm.inputs, outputs.slice(0, keep), norm.attrs, nodeWhere);
+  };
+
+  /** An If whose condition folds: the taken branch's nodes join the graph, its outputs renamed. */
+  const inlineIf = (pn: NodeProto, nodeWhere: string) => {
+    const condName = pn.input?.[0] ?? '';
+    const cond = foldedOf(condName);
+    if (!cond)
+      throw new GraphError(
+        `the condition '${condName}' is computed from the graph's inputs; only an If whose condition folds to a constant (once the input shapes are known) can be imported`,
+        nodeWhere,
+      );
+    if (cond.data.length !== 1) throw new GraphError(`the condition has ${cond.data.length} values, expected one`, nodeWhere);
+    const branchName = cond.data[0] ? 'then_branch' : 'else_branch';
+    const branch = pn.attribute?.find((a) => a.name === branchName)?.g;
+    if (!branch) throw new GraphError(`has no '${branchName}' graph`, nodeWhere);
+    for (const t of branch.initializer ?? []) addInitializer(t, ` of ${branchName}`);
+    const outs = (branch.output ?? []).map((o) => o.name ?? '');
+    const ifOuts = pn.output ?? [];
+    if (outs.length !== ifOuts.length) throw new GraphError(`${branchName} has ${outs.length} outputs, the If ${ifOuts.length}`, nodeWhere);
+    const produced = new Set((branch.node ?? []).flatMap((n) => n.output ?? []));
+    const rename = new Map<string, string>();
+    outs.forEach((o, k) => {
+      if (produced.has(o) && ifOuts[k] && !rename.has(o)) rename.set(o, ifOuts[k]);
+    });
+    const branchNodes = (branch.node ?? []).map((n) => renameNode(n, rename));
+    for (const n of sortNodes(branchNodes, new Set(known.keys()), nodeWhere)) lower(n);
+    outs.forEach((o, k) => {
+      const target = ifOuts[k];
+      if (!target || rename.get(o) === target) return;
+      const c = foldedOf(rename.get(o) ?? o);
+      if (c) setConst(target, c);
+      else emit('Identity', `${pn.name || 'if'}/${branchName}/${k}`, [rename.get(o) ?? o], [target], {}, nodeWhere);
+    });
+  };
+
+  for (const pn of protoNodes) lower(pn);
 
   // Initializers that nodes still read (folded ones drop out), with roles from their first use.
   const used = new Set<string>((g.output ?? []).map((o) => o.name ?? ''));

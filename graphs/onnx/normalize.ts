@@ -6,6 +6,7 @@
  * express exactly are errors, never approximations.
  */
 import { type Attrs, GraphError, numel } from '../ir.js';
+import { sliceAxis } from '../ops.js';
 import { shortFloat, type TensorValue } from './proto.js';
 
 export interface NormalizeContext {
@@ -171,7 +172,8 @@ export function normalizeNode(op: string, rawInputs: string[], rawAttrs: Attrs, 
       return keep(1);
     }
     case 'ReduceSum':
-    case 'ReduceMean': {
+    case 'ReduceMean':
+    case 'ReduceMax': {
       const inputFrom = op === 'ReduceSum' ? 13 : 18;
       if (ctx.opset >= inputFrom && has(1)) attrs.axes = ints(1, 'axes');
       const noop = attrs.noop_with_empty_axes === 1;
@@ -183,6 +185,34 @@ export function normalizeNode(op: string, rawInputs: string[], rawAttrs: Attrs, 
       }
       return keep(1);
     }
+    case 'Slice': {
+      const x = ctx.shape(inputs[0]);
+      const starts = ctx.opset >= 10 ? ints(1, 'starts') : ((attrs.starts as number[] | undefined) ?? fail("missing attribute 'starts'"));
+      const ends = ctx.opset >= 10 ? ints(2, 'ends') : ((attrs.ends as number[] | undefined) ?? fail("missing attribute 'ends'"));
+      const axes = ctx.opset >= 10 ? (has(3) ? ints(3, 'axes') : undefined) : (attrs.axes as number[] | undefined);
+      const steps = ctx.opset >= 10 && has(4) ? ints(4, 'steps') : starts.map(() => 1);
+      if (ends.length !== starts.length || steps.length !== starts.length || (axes && axes.length !== starts.length))
+        fail(`starts [${starts}], ends [${ends}], axes [${axes ?? ''}] and steps [${steps}] differ in length`);
+      // Canonical ranges: clamped to the dims (INT64_MAX "to the end" sentinels become the dim).
+      const ax = (axes ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
+      const st: number[] = [];
+      const en: number[] = [];
+      ax.forEach((a, i) => {
+        if (a < 0 || a >= x.length) fail(`axis ${(axes ?? [])[i]} out of range for rank ${x.length}`);
+        if (steps[i] === 0) fail(`step 0 on axis ${a}`);
+        const r = sliceAxis(x[a], starts[i], ends[i], steps[i]);
+        const end = r.count ? r.start + (r.count - 1) * steps[i] + Math.sign(steps[i]) : r.start; // one past the last index taken
+        st.push(r.start);
+        en.push(end < 0 ? end - x[a] : end); // -1 would read as "the last element"
+      });
+      for (const k of ['starts', 'ends', 'axes', 'steps']) delete attrs[k];
+      Object.assign(attrs, { starts: st, ends: en, axes: ax, steps });
+      return keep(1);
+    }
+    case 'Max':
+    case 'Min':
+      if (inputs.length !== 2) fail(`${op} of ${inputs.length} inputs is not supported (exactly 2)`);
+      return keep(2);
     case 'Dropout':
       if (has(2)) {
         const mode = ctx.constant(inputs[2]);

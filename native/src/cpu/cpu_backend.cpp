@@ -221,12 +221,16 @@ class CpuBackend : public Backend {
     if (op == "Gemm") return makeGemm(s, env_);
     if (op == "MatMul") return makeMatMul(s, env_);
     if (op == "BatchNormalization") return makeBatchNorm(s);
-    if (op == "Relu" || op == "Clip" || op == "Sigmoid" || op == "Tanh" || op == "Gelu") return makeEltwise(s, env_);
-    if (op == "HardSigmoid") return makeHardSigmoid(s);
-    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    for (const char* e : {"Relu", "Clip", "Sigmoid", "Tanh", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "LeakyRelu", "HardSwish"})
+      if (op == e) return makeEltwise(s, env_);
+    if (op == "HardSigmoid" || op == "Erf") return makeOwnUnary(s);
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" || op == "Min") {
       auto k = makeDnnlBinary(s, env_);
       return k ? k : makeBroadcastBinary(s);
     }
+    if (op == "Pow" || op == "PRelu") return makeBroadcastBinary(s);
+    if (op == "Slice") return makeSlice(s);
+    if (op == "InstanceNormalization") return makeInstanceNorm(s);
     if (op == "Concat") return makeConcat(s);
     if (op == "Split") return makeSplit(s);
     if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);
@@ -244,7 +248,7 @@ class CpuBackend : public Backend {
     if (op == "Pad") return makePad(s);
     if (op == "Gather") return makeGather(s);
     if (op == "Expand") return makeExpand(s);
-    if (op == "ReduceSum" || op == "ReduceMean") return makeReduce(s, env_);
+    if (op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax") return makeReduce(s, env_);
     unsupported(s, "no CPU kernel for op '" + op + "'");
   }
 

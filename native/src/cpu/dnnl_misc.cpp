@@ -37,6 +37,22 @@ class EltwiseKernel : public DnnlKernel {
       alg = algorithm::eltwise_logistic;
     } else if (s.op == "Tanh") {
       alg = algorithm::eltwise_tanh;
+    } else if (s.op == "Sqrt") {
+      alg = algorithm::eltwise_sqrt;
+    } else if (s.op == "Exp") {
+      alg = algorithm::eltwise_exp;
+    } else if (s.op == "Log") {
+      alg = algorithm::eltwise_log;
+    } else if (s.op == "Abs") {
+      alg = algorithm::eltwise_abs;
+    } else if (s.op == "Neg") {
+      alg = algorithm::eltwise_linear, alpha = -1.f;
+    } else if (s.op == "Reciprocal") {
+      alg = algorithm::eltwise_pow, alpha = 1.f, beta = -1.f;
+    } else if (s.op == "LeakyRelu") {
+      alg = algorithm::eltwise_relu, alpha = static_cast<float>(attrFloat(s.attrs, "alpha", 0.01, w));
+    } else if (s.op == "HardSwish") {
+      alg = algorithm::eltwise_hardswish;
     } else if (s.op == "Gelu") {
       std::string approx = attrStr(s.attrs, "approximate", "none", w);
       if (approx == "none") alg = algorithm::eltwise_gelu_erf;
@@ -63,7 +79,12 @@ Shape padRank(Shape s, size_t rank) {
 class BinaryKernel : public DnnlKernel {
  public:
   BinaryKernel(const OpSpec& s, const DnnlEnv& env, bool swap) : DnnlKernel(env, "binary") {
-    algorithm alg = s.op == "Add" ? algorithm::binary_add : s.op == "Mul" ? algorithm::binary_mul : s.op == "Sub" ? algorithm::binary_sub : algorithm::binary_div;
+    algorithm alg = s.op == "Add"   ? algorithm::binary_add
+                    : s.op == "Mul" ? algorithm::binary_mul
+                    : s.op == "Sub" ? algorithm::binary_sub
+                    : s.op == "Max" ? algorithm::binary_max
+                    : s.op == "Min" ? algorithm::binary_min
+                                    : algorithm::binary_div;
     const Shape& y = s.outShapes[0];
     int i0 = swap ? 1 : 0, i1 = swap ? 0 : 1;
     memory::desc a = plainMd(padRank(s.ins[static_cast<size_t>(i0)].shape, y.size()));
@@ -169,7 +190,7 @@ class ReduceKernel : public DnnlKernel {
       y[static_cast<size_t>(a)] = 1;
     }
     memory::desc src = plainMd(x), dst = plainMd(y);
-    algorithm alg = s.op == "ReduceSum" ? algorithm::reduction_sum : algorithm::reduction_mean;
+    algorithm alg = s.op == "ReduceSum" ? algorithm::reduction_sum : s.op == "ReduceMax" ? algorithm::reduction_max : algorithm::reduction_mean;
     dnnl::reduction::desc d(alg, src, dst, 0.f, 0.f);
     dnnl::reduction::primitive_desc pd(d, baseAttr(), env.engine);
     setPrimitive<decltype(pd), dnnl::reduction>(pd);
@@ -214,7 +235,7 @@ KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env) {
   const Shape& y = s.outShapes[0];
   if (y.size() > 12 || numel(y) == 0) return nullptr;
   if (sameShape(padRank(s.ins[0].shape, y.size()), y)) return make<BinaryKernel>(s, env, false);
-  bool commutes = s.op == "Add" || s.op == "Mul";
+  bool commutes = s.op == "Add" || s.op == "Mul" || s.op == "Max" || s.op == "Min";
   if (commutes && sameShape(padRank(s.ins[1].shape, y.size()), y)) return make<BinaryKernel>(s, env, true);
   return nullptr;
 }

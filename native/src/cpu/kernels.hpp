@@ -32,7 +32,10 @@ KernelPtr makeCopy(const OpSpec& s);
 KernelPtr makeConcat(const OpSpec& s);
 KernelPtr makeSplit(const OpSpec& s);
 KernelPtr makeBatchNorm(const OpSpec& s);
-KernelPtr makeHardSigmoid(const OpSpec& s);
+/** HardSigmoid and Erf. */
+KernelPtr makeOwnUnary(const OpSpec& s);
+KernelPtr makeInstanceNorm(const OpSpec& s);
+KernelPtr makeSlice(const OpSpec& s);
 KernelPtr makeBroadcastBinary(const OpSpec& s);
 KernelPtr makeExpand(const OpSpec& s);
 KernelPtr makeTranspose(const OpSpec& s);

@@ -1,5 +1,6 @@
 // Hand-written kernels: copies (Reshape/Flatten/Identity), Concat, Split, BatchNorm (folded to a
 // per-channel scale and shift), HardSigmoid, broadcasting binary ops, Expand and generic Transpose.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -132,9 +133,10 @@ class BatchNormKernel : public OwnKernel {
   int64_t n_, c_, inner_;
 };
 
-class HardSigmoidKernel : public OwnKernel {
+/** Unary ops oneDNN has no eltwise for with ONNX semantics: HardSigmoid (alpha, beta), Erf. */
+class OwnUnaryKernel : public OwnKernel {
  public:
-  explicit HardSigmoidKernel(const OpSpec& s) : OwnKernel("hardsigmoid"), n_(numel(s.ins[0].shape)) {
+  explicit OwnUnaryKernel(const OpSpec& s) : OwnKernel(s.op == "Erf" ? "erf" : "hardsigmoid"), n_(numel(s.ins[0].shape)), erf_(s.op == "Erf") {
     alpha_ = static_cast<float>(attrFloat(s.attrs, "alpha", 0.2, s.where()));
     beta_ = static_cast<float>(attrFloat(s.attrs, "beta", 0.5, s.where()));
   }
@@ -142,12 +144,16 @@ class HardSigmoidKernel : public OwnKernel {
     const auto* x = static_cast<const float*>(a.in[0]);
     auto* y = static_cast<float*>(a.out[0]);
     parallelFor(n_, a.ctx->opThreads, 16384, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; i++) y[i] = std::fmin(1.0f, std::fmax(0.0f, alpha_ * x[i] + beta_));
+      if (erf_)
+        for (int64_t i = b; i < e; i++) y[i] = std::erf(x[i]);
+      else
+        for (int64_t i = b; i < e; i++) y[i] = std::fmin(1.0f, std::fmax(0.0f, alpha_ * x[i] + beta_));
     });
   }
 
  private:
   int64_t n_;
+  bool erf_;
   float alpha_, beta_;
 };
 
@@ -179,7 +185,11 @@ class BroadcastBinaryKernel : public OwnKernel {
  public:
   explicit BroadcastBinaryKernel(const OpSpec& s) : OwnKernel("binary"), y_(s.outShapes[0]) {
     requireF32(s);
-    op_ = s.op == "Add" ? 0 : s.op == "Sub" ? 1 : s.op == "Mul" ? 2 : 3;
+    static const char* const kOps[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"};
+    op_ = -1;
+    for (int i = 0; i < 8; i++)
+      if (s.op == kOps[i]) op_ = i;
+    if (op_ < 0) unsupported(s, "not a binary op");
     st_ = {broadcastStrides(s.ins[0].shape, y_), broadcastStrides(s.ins[1].shape, y_)};
     if (y_.empty()) y_ = {1}, st_ = {Shape{1}, Shape{1}};
   }
@@ -202,8 +212,20 @@ class BroadcastBinaryKernel : public OwnKernel {
         case 2:
           for (int64_t i = 0; i < n; i++) d[i] = p[i * s0] * q[i * s1];
           break;
-        default:
+        case 3:
           for (int64_t i = 0; i < n; i++) d[i] = p[i * s0] / q[i * s1];
+          break;
+        case 4:
+          for (int64_t i = 0; i < n; i++) d[i] = std::pow(p[i * s0], q[i * s1]);
+          break;
+        case 5:  // NaN propagates, as in onnxruntime
+          for (int64_t i = 0; i < n; i++) d[i] = std::isnan(p[i * s0]) ? p[i * s0] : p[i * s0] < q[i * s1] || std::isnan(q[i * s1]) ? q[i * s1] : p[i * s0];
+          break;
+        case 6:
+          for (int64_t i = 0; i < n; i++) d[i] = std::isnan(p[i * s0]) ? p[i * s0] : p[i * s0] > q[i * s1] || std::isnan(q[i * s1]) ? q[i * s1] : p[i * s0];
+          break;
+        default:
+          for (int64_t i = 0; i < n; i++) d[i] = p[i * s0] < 0 ? p[i * s0] * q[i * s1] : p[i * s0];
       }
     });
   }
@@ -214,14 +236,15 @@ class BroadcastBinaryKernel : public OwnKernel {
   int op_;
 };
 
-/** Expand and Transpose: out[i] = in[strided offset], any element size. */
+/** Expand, Transpose and Slice: out[i] = in[base + strided offset], any element size. */
 class StridedCopyKernel : public OwnKernel {
  public:
-  StridedCopyKernel(const char* name, Shape out, Shape inStrides, size_t es) : OwnKernel(name), y_(std::move(out)), st_{std::move(inStrides)}, es_(es) {
+  StridedCopyKernel(const char* name, Shape out, Shape inStrides, size_t es, int64_t base = 0)
+      : OwnKernel(name), y_(std::move(out)), st_{std::move(inStrides)}, es_(es), base_(base) {
     if (y_.empty()) y_ = {1}, st_ = {Shape{1}};
   }
   void run(const KernelArgs& a) const override {
-    const auto* x = static_cast<const uint8_t*>(a.in[0]);
+    const auto* x = static_cast<const uint8_t*>(a.in[0]) + base_ * static_cast<int64_t>(es_);
     auto* y = static_cast<uint8_t*>(a.out[0]);
     int64_t s = st_[0].back();
     walkRows<1>(y_, st_, a.ctx->opThreads, [&](int64_t o, const std::array<int64_t, 1>& off, int64_t n) {
@@ -241,6 +264,42 @@ class StridedCopyKernel : public OwnKernel {
   Shape y_;
   std::array<Shape, 1> st_;
   size_t es_;
+  int64_t base_;
+};
+
+/** InstanceNormalization: per (n, c) mean and variance over the spatial dims, then scale and shift. */
+class InstanceNormKernel : public OwnKernel {
+ public:
+  explicit InstanceNormKernel(const OpSpec& s) : OwnKernel("instancenorm") {
+    const Shape& x = s.ins[0].shape;
+    if (x.size() < 3) unsupported(s, "input of rank < 3");
+    eps_ = attrFloat(s.attrs, "epsilon", 1e-5, s.where());
+    rows_ = x[0] * x[1], c_ = x[1], inner_ = numel(x) / rows_;
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* x = static_cast<const float*>(a.in[0]);
+    const auto* g = static_cast<const float*>(a.in[1]);
+    const auto* b = static_cast<const float*>(a.in[2]);
+    auto* y = static_cast<float*>(a.out[0]);
+    parallelFor(rows_, a.ctx->opThreads, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        const float* xr = x + r * inner_;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < inner_; i++) mean += xr[i];
+        mean /= static_cast<double>(inner_);
+        for (int64_t i = 0; i < inner_; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= static_cast<double>(inner_);
+        int64_t c = r % c_;
+        float sc = static_cast<float>(g[c] / std::sqrt(var + eps_)), sh = static_cast<float>(b[c] - mean * sc);
+        float* yr = y + r * inner_;
+        for (int64_t i = 0; i < inner_; i++) yr[i] = xr[i] * sc + sh;
+      }
+    });
+  }
+
+ private:
+  double eps_;
+  int64_t rows_, c_, inner_;
 };
 
 }  // namespace
@@ -252,9 +311,32 @@ KernelPtr makeBatchNorm(const OpSpec& s) {
   requireF32(s);
   return std::make_shared<BatchNormKernel>(s);
 }
-KernelPtr makeHardSigmoid(const OpSpec& s) {
+KernelPtr makeOwnUnary(const OpSpec& s) {
   requireF32(s);
-  return std::make_shared<HardSigmoidKernel>(s);
+  return std::make_shared<OwnUnaryKernel>(s);
+}
+KernelPtr makeInstanceNorm(const OpSpec& s) {
+  requireF32(s);
+  return std::make_shared<InstanceNormKernel>(s);
+}
+KernelPtr makeSlice(const OpSpec& s) {
+  const Shape& x = s.ins[0].shape;
+  const std::string w = s.where();
+  auto starts = attrInts(s.attrs, "starts", {}, w), axes = attrInts(s.attrs, "axes", {}, w), steps = attrInts(s.attrs, "steps", {}, w);
+  if (axes.size() != starts.size() || steps.size() != starts.size()) unsupported(s, "starts, axes and steps differ in length");
+  Shape in = rowStrides(x), st = in;
+  int64_t base = 0;
+  for (size_t i = 0; i < axes.size(); i++) {
+    size_t ax = static_cast<size_t>(axes[i] < 0 ? axes[i] + static_cast<int64_t>(x.size()) : axes[i]);
+    if (ax >= x.size() || steps[i] == 0) unsupported(s, "axis out of range or step 0");
+    // ONNX's clamping of the first index (as sliceAxis in graphs/ops.ts); the count is the output dim.
+    int64_t dim = x[ax], st0 = starts[i] < 0 ? starts[i] + dim : starts[i];
+    st0 = steps[i] > 0 ? std::clamp<int64_t>(st0, 0, dim) : std::clamp<int64_t>(st0, -1, dim - 1);
+    if (s.outShapes[0][ax] > 0 && (st0 < 0 || st0 >= dim)) unsupported(s, "slice range outside the input");
+    base += st0 * in[ax];
+    st[ax] = in[ax] * steps[i];
+  }
+  return std::make_shared<StridedCopyKernel>("slice", s.outShapes[0], st, dtypeSize(s.ins[0].dtype), base);
 }
 KernelPtr makeBroadcastBinary(const OpSpec& s) { return std::make_shared<BroadcastBinaryKernel>(s); }
 KernelPtr makeExpand(const OpSpec& s) {
