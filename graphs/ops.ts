@@ -2,6 +2,7 @@
  * Shape and cost rules per operator type. Each rule sees the input shapes (and which inputs are
  * initializers) and returns output shapes plus MACs/FLOPs. Errors name the node and the rule.
  */
+import { EPILOGUE_ACTIVATIONS, epilogueOf, RESIDUAL_HOSTS, withoutEpilogue } from './epilogue.js';
 import { type DType, GraphError, type Initializer, type Node, numel, type OpType } from './ir.js';
 
 export interface OpInput {
@@ -416,16 +417,33 @@ const prelu: Rule = (node, ins) => {
   return r;
 };
 
+/** A host op with an epilogue (graphs/epilogue.ts): the op's rule on its own inputs, then the residual and activation. */
+const withEpilogue =
+  (rule: Rule): Rule =>
+  (node, ins) => {
+    const ep = epilogueOf(node);
+    if (!ep.sum && !ep.activation) return rule(node, ins);
+    if (ep.activation && !EPILOGUE_ACTIVATIONS[ep.activation.op])
+      fail(node, `fused_activation '${ep.activation.op}' is not one of ${Object.keys(EPILOGUE_ACTIVATIONS).join(', ')}`);
+    if (ep.sum && !RESIDUAL_HOSTS.has(node.op)) fail(node, `fused_sum is for ${[...RESIDUAL_HOSTS].join(', ')} only`);
+    if (ep.sum && ins.length < 2) fail(node, 'fused_sum without a residual input');
+    const res = rule(withoutEpilogue(node), ep.sum ? ins.slice(0, -1) : ins);
+    const out = res.shapes[0];
+    if (ep.sum && ins[ins.length - 1].shape.join() !== out.join())
+      fail(node, `the fused residual has shape [${ins[ins.length - 1].shape}], the output [${out}]`);
+    return { ...res, extraFlops: res.extraFlops + numel(out) * ((ep.sum ? 1 : 0) + (ep.activation ? 2 : 0)) };
+  };
+
 const identity: Rule = (node, ins) => {
   arity(node, ins, 1);
   return { shapes: [ins[0].shape.slice()], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
 };
 
 export const OP_RULES: Record<OpType, Rule> = {
-  Conv: conv,
+  Conv: withEpilogue(conv),
   ConvTranspose: convTranspose,
-  Gemm: gemm,
-  MatMul: matmul,
+  Gemm: withEpilogue(gemm),
+  MatMul: withEpilogue(matmul),
   BatchNormalization: batchNorm,
   Relu: unary(1),
   Clip: unary(2),
@@ -433,7 +451,7 @@ export const OP_RULES: Record<OpType, Rule> = {
   HardSigmoid: unary(3),
   Gelu: unary(8),
   Tanh: unary(6),
-  Add: binary,
+  Add: withEpilogue(binary),
   Mul: binary,
   Sub: binary,
   Div: binary,

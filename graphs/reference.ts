@@ -5,6 +5,7 @@
  * is checked against onnxruntime in test/onnx.test.ts. Graphs without weights get the same
  * seeded weights `exportOnnx` writes (`materializeWeights` with the same seed).
  */
+import { epilogueOf, withoutEpilogue } from './epilogue.js';
 import { type Graph, GraphError, type Node, numel } from './ir.js';
 import { sliceAxis } from './ops.js';
 import { materializeWeights, type TensorData } from './weights.js';
@@ -96,6 +97,19 @@ export function evaluate(graph: Graph, inputs: Map<string, TensorData>, opts: Ev
 }
 
 function runNode(node: Node, ins: Tensor[]): TensorData[] {
+  const ep = epilogueOf(node);
+  if (ep.sum || ep.activation) {
+    // The op alone, then the residual, then the activation: the nodes the fusion absorbed.
+    const shape = node.outShapes[0];
+    let y = runNode(withoutEpilogue(node), ep.sum ? ins.slice(0, -1) : ins)[0] as Float32Array;
+    if (ep.sum) {
+      const r = ins[ins.length - 1].data as Float32Array;
+      y = y.map((v, i) => v + r[i]);
+    }
+    if (!ep.activation) return [y];
+    const act = { ...node, op: ep.activation.op, attrs: ep.activation.attrs, inputs: [node.outputs[0]] } as Node;
+    return runNode(act, [{ shape, data: y }]);
+  }
   const where = `node '${node.id}' (${node.op})`;
   const f = (k: number): Float32Array => {
     const d = ins[k].data;

@@ -66,6 +66,10 @@ export function mergeableConvs(nodes: Node[]): string | null {
     if (n.op !== 'Conv') return `'${n.id}' is a ${n.op}, only Conv nodes merge`;
     if (n.inputs[0] !== first.inputs[0]) return `'${n.id}' reads '${n.inputs[0]}', not the shared input '${first.inputs[0]}'`;
     if (attrInt(n, 'group', 1) !== 1) return `'${n.id}' is a grouped convolution`;
+    // One wider convolution has one epilogue: the same activation, and no residual.
+    if (n.attrs.fused_sum) return `'${n.id}' adds a residual (fused_sum)`;
+    const act = (m: Node) => JSON.stringify(Object.entries(m.attrs).filter(([k]) => k.startsWith('fused_')));
+    if (act(n) !== act(first)) return `'${n.id}' has another fused activation than '${first.id}'`;
     if (attrInts(n, 'strides', [1, 1]).join() !== attrInts(first, 'strides', [1, 1]).join()) return `'${n.id}' has other strides than '${first.id}'`;
     if (attrInts(n, 'dilations', [1, 1]).join() !== attrInts(first, 'dilations', [1, 1]).join()) return `'${n.id}' has other dilations than '${first.id}'`;
     if (n.outShapes[0].slice(2).join() !== first.outShapes[0].slice(2).join())

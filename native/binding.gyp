@@ -25,6 +25,7 @@
         "src/model.cpp",
         "src/plan.cpp",
         "src/merge.cpp",
+        "src/epilogue.cpp",
         "src/memcheck.cpp",
         "src/memory.cpp",
         "src/executor.cpp",

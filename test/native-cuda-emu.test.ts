@@ -2,7 +2,7 @@
  * The CUDA backend checked without a GPU: native/cuda/emu/run.sh builds the real k_*.cu kernels
  * (launch syntax rewritten), op classes, backend, executor core and schedule runner against a CPU
  * emulation of the CUDA runtime and thread model (block barriers, shared memory, warp shuffles,
- * stream capture). First every op of OP_TYPES, in the attribute forms the zoo uses, is compared
+ * stream capture). First every op the CUDA backend implements, in the attribute forms the zoo uses, is compared
  * with the CPU backend's kernels (the spec); then whole graphs run on the emulated device through
  * the executor (2 streams, concurrent tasks, caching and planned memory, merge stages) and the
  * asynchronous schedule runner (with and without CUDA-graph replay) and must match onnxruntime.
@@ -17,9 +17,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
+import { fuseEpilogues } from '../graphs/passes/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { type MemoryPlan, modelDocument, writeRunnerBundle } from '../native/doc.js';
-import { convOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { convOps, epilogueOps, indexOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -68,6 +69,8 @@ describe.skipIf(!toolchain)('CUDA backend on the CPU emulation', () => {
     { graph: indexOps },
     { graph: siblings, merge: true },
     { graph: () => twoBranch(12, 2, 8) },
+    // Epilogues (no post-ops on this backend): each fused node runs as op + Add + activation kernels.
+    { graph: () => ({ ...fuseEpilogues(epilogueOps(), { residualInto: ['Conv', 'Gemm', 'MatMul'] }), name: 'epilogue_fused' }) },
   ];
   for (const c of cases) {
     const g = c.graph();

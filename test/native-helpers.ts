@@ -141,6 +141,33 @@ export function mathOps(): Graph {
   return b.build();
 }
 
+/**
+ * Every epilogue form, unfused: Conv + Relu, Conv + residual Add + Relu, Gemm + residual + Clip,
+ * batched MatMul + residual + Gelu, Add + LeakyRelu, and a two-sided broadcast Add + HardSwish
+ * (which the CPU backend runs on its own loop, so its epilogue takes the composite path).
+ * `fuseEpilogues(epilogueOps(), { residualInto: ['Conv', 'Gemm', 'MatMul'] })` fuses all of them.
+ */
+export function epilogueOps(): Graph {
+  const b = new GraphBuilder('epilogue_ops');
+  const x = b.input('x', [1, 4, 9, 9]);
+  const one = (op: string, ins: string[], attrs: Record<string, number | string> = {}) => b.op(op as never, ins, attrs)[0];
+  const c1 = b.relu(b.conv(x, { out: 8, kernel: 3, pad: 1, bias: true, name: 'c1' }));
+  const c2 = b.conv(c1, { out: 8, kernel: 3, pad: 1, name: 'c2' });
+  const short = b.conv(x, { out: 8, kernel: 1, name: 'short' });
+  const res = b.relu(b.add(c2, short)); // [1,8,9,9]
+  const flat = b.flatten(b.globalAvgPool(res), 1); // [1,8]
+  const g = one('Gemm', [flat, b.param('gw', [8, 8], 'weight'), b.param('gb', [8], 'bias')]);
+  const gc = b.clip(b.add(g, flat), -0.3, 0.4);
+  const seq = b.reshape(res, [1, 8, 81]);
+  const mm = b.matmul(seq, b.param('mw', [81, 81], 'weight'));
+  const mg = b.gelu(b.add(seq, mm));
+  const lr = one('LeakyRelu', [b.add(mg, b.constant(0.25))], { alpha: 0.2 });
+  const hs = one('HardSwish', [b.add(b.reshape(gc, [1, 8, 1]), b.reduceMean(lr, [1], true))]);
+  b.output(hs);
+  b.output(lr);
+  return b.build();
+}
+
 /** Two independent conv branches joined at the end: the multi-stream case (the bench's graph, test sizes). */
 export function twoBranch(size = 32, depth = 4, channels = 16): Graph {
   return twoBranchGraph(size, depth, channels);

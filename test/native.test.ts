@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
+import { fuseEpilogues } from '../graphs/passes/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
-import { convOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { convOps, epilogueOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const available = nativeAvailable();
 if (!available) {
@@ -87,6 +88,23 @@ describe.skipIf(!available)('native executor', () => {
   it('matches onnxruntime on the math, slicing and normalisation ops of real exports', async () => {
     const g = mathOps();
     await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
+  });
+
+  it("runs fused epilogues (oneDNN post-ops, and the composite path) with onnxruntime's outputs", async () => {
+    const plain = epilogueOps();
+    const g = fuseEpilogues(plain, { residualInto: ['Conv', 'Gemm', 'MatMul'] });
+    expect(g.nodes.filter((n) => n.attrs.fused_activation !== undefined || n.attrs.fused_sum !== undefined).map((n) => n.id)).toEqual([
+      'c1',
+      'short',
+      'gemm_1',
+      'matmul_1',
+      'add_4',
+      'add_5',
+    ]);
+    await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
+    const byDefault = fuseEpilogues(plain);
+    expect(byDefault.nodes.find((n) => n.id === 'short')?.attrs.fused_sum).toBeUndefined();
+    await expectMatchesOrt(byDefault, [sequentialSchedule(byDefault)], ['planned']);
   });
 
   it('runs a merge stage as one fused convolution with the same outputs', async () => {

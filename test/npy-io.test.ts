@@ -20,7 +20,7 @@ function npyBytes(descr: string, shape: number[], data: Uint8Array, opts: { vers
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': (${dims}), }`;
   const pre = v === 1 ? 10 : 12;
-  header += ' '.repeat((64 - ((pre + header.length + 1) % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - ((pre + header.length + 1) % 64)) % 64)}\n`;
   const h = new TextEncoder().encode(header);
   const out = new Uint8Array(pre + h.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, v, 0]);

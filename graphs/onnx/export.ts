@@ -7,6 +7,7 @@
  * each carries its IR role in doc_string so `importOnnx` restores roles exactly.
  */
 import { writeFileAtomic } from '../atomic-write.js';
+import { epilogueOf, withoutEpilogue } from '../epilogue.js';
 import { type AttrValue, type Graph, GraphError, indexTensors, type Node, type ValueInfo } from '../ir.js';
 import { materializeWeights } from '../weights.js';
 import { type AttributeProto, type NodeProto, onnx, onnxDtype, type TensorProto, tensorToProto, type ValueInfoProto } from './proto.js';
@@ -70,7 +71,29 @@ export function exportOnnx(graph: Graph, { opset = MAX_OPSET, seed = 0 }: Export
   const i64 = (v: number[]) => BigInt64Array.from(v, (x) => BigInt(x));
   const f32 = (v: number[]) => Float32Array.from(v);
 
-  const nodes: NodeProto[] = g.nodes.map((node) => {
+  /** A node with an epilogue goes out as the op, the Add and the activation it stands for. */
+  const unfuse = (node: Node): Node[] => {
+    const ep = epilogueOf(node);
+    if (!ep.sum && !ep.activation) return [node];
+    const fresh = (what: string) => {
+      let name = `${node.id}.${what}`;
+      for (let k = 1; names.has(name); k++) name = `${node.id}.${what}_${k}`;
+      names.add(name);
+      return name;
+    };
+    const out: Node[] = [];
+    let t = ep.activation || ep.sum ? fresh('op') : node.outputs[0];
+    out.push({ ...withoutEpilogue(node), outputs: [t] });
+    if (ep.sum) {
+      const next = ep.activation ? fresh('sum') : node.outputs[0];
+      out.push({ ...node, id: `${node.id}.sum`, op: 'Add', attrs: {}, inputs: [t, node.inputs[node.inputs.length - 1]], outputs: [next] });
+      t = next;
+    }
+    if (ep.activation) out.push({ ...node, id: `${node.id}.act`, op: ep.activation.op as Node['op'], attrs: { ...ep.activation.attrs }, inputs: [t], outputs: node.outputs });
+    return out;
+  };
+
+  const nodes: NodeProto[] = g.nodes.flatMap(unfuse).map((node) => {
     const where = `node '${node.id}' (${node.op})`;
     const attrs = { ...node.attrs };
     const inputs = [...node.inputs];

@@ -121,7 +121,7 @@ export function foldedFromProto(t: TensorProto, where: string): Folded {
   if (n > MAX_FOLD_ELEMENTS) throw new GraphError(`tensor '${name}' has ${n} ${dtypeName(code)} values, more than the importer reads`, where);
   const raw = t.rawData;
   let values: ArrayLike<number>;
-  if (raw && raw.length) {
+  if (raw?.length) {
     const bytes = new Uint8Array(raw.length);
     bytes.set(raw);
     values =
@@ -159,7 +159,7 @@ function broadcastMap(ins: Folded[], dtype: FoldDType, f: (v: number[]) => numbe
   const n = bounded(shape, fail);
   const st = ins.map((t) => {
     const s = stridesOf(t.shape);
-    return shape.map((dim, d) => {
+    return shape.map((_dim, d) => {
       const k = d - (rank - t.shape.length);
       return k < 0 || t.shape[k] === 1 ? 0 : s[k];
     });

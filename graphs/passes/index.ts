@@ -3,14 +3,17 @@
  * (tests compare against onnxruntime-node), applied in order by `optimizeGraph`:
  *  - eliminateIdentities: Identity / Dropout removed, readers rewired;
  *  - foldConvBatchNorm: BatchNormalization after a Conv folded into its weights and bias;
+ *  - fuseEpilogues: a residual Add and an activation after a Conv / Gemm / MatMul become its
+ *    epilogue (oneDNN post-ops; graphs/epilogue.ts);
  *  - eliminateDeadCode: nodes that reach no output and initializers nobody reads removed.
  */
 import type { Graph } from '../ir.js';
 import { eliminateDeadCode } from './dead-code.js';
 import { foldConvBatchNorm } from './fold-conv-bn.js';
+import { fuseEpilogues } from './fuse-epilogue.js';
 import { eliminateIdentities } from './identity.js';
 
-export { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm };
+export { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm, fuseEpilogues };
 
 export interface PassReport {
   pass: string;
@@ -23,6 +26,7 @@ export function optimizeGraph(graph: Graph, o: { seed?: number } = {}): { graph:
   const passes: [string, (g: Graph) => Graph][] = [
     ['identity elimination', eliminateIdentities],
     ['conv + batchnorm folding', (g) => foldConvBatchNorm(g, o.seed ?? 0)],
+    ['epilogue fusion (residual add, activation)', fuseEpilogues],
     ['dead-code elimination', eliminateDeadCode],
   ];
   const report: PassReport[] = [];

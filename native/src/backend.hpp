@@ -115,6 +115,12 @@ class Backend {
   virtual std::string device() const = 0;
   /** Builds (or fetches from the cache) the kernel of a node; throws Error naming node and op. */
   virtual std::shared_ptr<Kernel> compile(const OpSpec& spec) = 0;
+  /** Whether compile() runs this node's epilogue (fused_sum / fused_activation) itself; otherwise
+   *  compileNode (epilogue.hpp) composes it from the backend's Add and activation kernels. */
+  virtual bool fusesEpilogue(const OpSpec& spec) const {
+    (void)spec;
+    return false;
+  }
   /** Number of distinct kernels compiled so far (cache size). */
   virtual size_t kernelCount() const = 0;
   /** Whether device memory is plain host memory (CPU): then weights are not copied twice. */

@@ -3,6 +3,7 @@
 // biases are concatenated along output channels; the fused output is split back per conv.
 #include <cstring>
 
+#include "epilogue.hpp"
 #include "plan.hpp"
 
 namespace ts {
@@ -70,7 +71,7 @@ std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, 
   s.ins.push_back({{sumO}, DType::F32, B});
   s.outShapes.push_back(mc->fusedShape);
   s.outDtypes.push_back(DType::F32);
-  mc->kernel = backend.compile(s);
+  mc->kernel = compileNode(backend, s);
   mc->consts = mc->kernel->prepare(s);
   OpSpec sp;
   sp.id = s.id;

@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "epilogue.hpp"
+
 namespace ts {
 
 Model::~Model() {
@@ -159,7 +161,7 @@ std::shared_ptr<Model> loadModel(const json& doc, const uint8_t* buf, size_t len
   m->backend = &backend;
   for (size_t i = 0; i < m->nodes.size(); i++) {
     OpSpec s = m->spec(static_cast<int>(i));
-    m->nodes[i].kernel = backend.compile(s);
+    m->nodes[i].kernel = compileNode(backend, s);
     m->nodes[i].consts = m->nodes[i].kernel->prepare(s);
   }
   m->weightBytes = len;

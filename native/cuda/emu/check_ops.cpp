@@ -51,8 +51,10 @@ cuda::KernelPtr cudaKernel(const OpSpec& s) {
   if (op == "Gemm") return cuda::makeGemm(s);
   if (op == "MatMul") return cuda::makeMatMul(s);
   if (op == "BatchNormalization") return cuda::makeBatchNorm(s);
-  if (op == "Relu" || op == "Clip" || op == "Sigmoid" || op == "Tanh" || op == "Gelu" || op == "HardSigmoid") return cuda::makeUnary(s);
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return cuda::makeBinary(s);
+  for (const char* u : {"Relu", "Clip", "Sigmoid", "Tanh", "Gelu", "HardSigmoid", "LeakyRelu", "HardSwish", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Erf"})
+    if (op == u) return cuda::makeUnary(s);
+  for (const char* b : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"})
+    if (op == b) return cuda::makeBinary(s);
   if (op == "Concat") return cuda::makeConcat(s);
   if (op == "Split") return cuda::makeSplit(s);
   if (op == "Reshape" || op == "Flatten" || op == "Identity") return cuda::makeCopy(s);
@@ -183,6 +185,14 @@ int main() {
   check("gelu erf", "Gelu", J::object(), {a({3, 50})}, {{3, 50}});
   check("gelu tanh", "Gelu", J{{"approximate", "tanh"}}, {a({3, 50})}, {{3, 50}});
   check("hardsigmoid", "HardSigmoid", J{{"alpha", 0.3}, {"beta", 0.4}}, {a({3, 50})}, {{3, 50}});
+  check("leakyrelu", "LeakyRelu", J{{"alpha", 0.2}}, {a({3, 50})}, {{3, 50}});
+  for (const char* op : {"HardSwish", "Exp", "Abs", "Neg", "Erf"}) check(op, op, J::object(), {a({3, 50})}, {{3, 50}});
+  In positive = a({3, 50});
+  positive.data = randomFloats(150, 0.5f, 2.f);
+  for (const char* op : {"Sqrt", "Log", "Reciprocal"}) check(op, op, J::object(), {positive}, {{3, 50}});
+  check("pow broadcast", "Pow", J::object(), {positive, c({50})}, {{3, 50}});
+  for (const char* op : {"Max", "Min"}) check(std::string(op) + " broadcast", op, J::object(), {a({2, 3, 4, 5}), a({3, 1, 5})}, {{2, 3, 4, 5}});
+  check("prelu per channel", "PRelu", J::object(), {a({2, 3, 4, 5}), c({3, 1, 1})}, {{2, 3, 4, 5}});
   check("softmax last axis", "Softmax", J{{"axis", -1}}, {a({3, 300})}, {{3, 300}});
   check("softmax middle axis", "Softmax", J{{"axis", 1}}, {a({2, 3, 4})}, {{2, 3, 4}});
   check("layernorm last axis", "LayerNormalization", J{{"axis", -1}}, {a({2, 4, 6}), c({6}), c({6})}, {{2, 4, 6}});

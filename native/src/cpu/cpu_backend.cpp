@@ -163,6 +163,11 @@ class CpuBackend : public Backend {
     env_.slots = std::max(1, o.streams);
   }
   std::string name() const override { return "cpu"; }
+  /** Conv / Gemm / MatMul run their epilogue as oneDNN post-ops (dnnl_linear.cpp), and so does an
+   *  Add on oneDNN's binary; an Add our own broadcast loop runs gets the composite. */
+  bool fusesEpilogue(const OpSpec& s) const override {
+    return s.op == "Conv" || s.op == "Gemm" || s.op == "MatMul" || (s.op == "Add" && dnnlBinaryFits(s));
+  }
   std::string device() const override { return cpuModel(); }
   bool hostMemory() const override { return true; }
 

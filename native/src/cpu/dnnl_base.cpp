@@ -1,5 +1,7 @@
 #include "dnnl_base.hpp"
 
+#include <cfloat>
+
 namespace ts::cpu {
 
 using dnnl::memory;
@@ -22,6 +24,61 @@ memory::desc plainMd(const Shape& shape, memory::data_type dt) {
 
 memory::desc stridedMd(const Shape& dims, const Shape& strides) {
   return memory::desc(toDims(dims), memory::data_type::f32, memory::dims(strides.begin(), strides.end()));
+}
+
+bool eltwiseFor(const std::string& op, const json& attrs, const std::string& w, dnnl::algorithm& alg, float& alpha, float& beta) {
+  using dnnl::algorithm;
+  alpha = 0, beta = 0;
+  if (op == "Relu") {
+    alg = algorithm::eltwise_relu;
+  } else if (op == "Clip") {
+    alg = algorithm::eltwise_clip;
+    alpha = static_cast<float>(attrFloat(attrs, "min", -FLT_MAX, w));
+    beta = static_cast<float>(attrFloat(attrs, "max", FLT_MAX, w));
+  } else if (op == "Sigmoid") {
+    alg = algorithm::eltwise_logistic;
+  } else if (op == "Tanh") {
+    alg = algorithm::eltwise_tanh;
+  } else if (op == "Sqrt") {
+    alg = algorithm::eltwise_sqrt;
+  } else if (op == "Exp") {
+    alg = algorithm::eltwise_exp;
+  } else if (op == "Log") {
+    alg = algorithm::eltwise_log;
+  } else if (op == "Abs") {
+    alg = algorithm::eltwise_abs;
+  } else if (op == "Neg") {
+    alg = algorithm::eltwise_linear, alpha = -1.f;
+  } else if (op == "Reciprocal") {
+    alg = algorithm::eltwise_pow, alpha = 1.f, beta = -1.f;
+  } else if (op == "LeakyRelu") {
+    alg = algorithm::eltwise_relu, alpha = static_cast<float>(attrFloat(attrs, "alpha", 0.01, w));
+  } else if (op == "HardSwish") {
+    alg = algorithm::eltwise_hardswish;
+  } else if (op == "Gelu") {
+    std::string approx = attrStr(attrs, "approximate", "none", w);
+    if (approx == "none") alg = algorithm::eltwise_gelu_erf;
+    else if (approx == "tanh") alg = algorithm::eltwise_gelu_tanh;
+    else throw Error(w + ": unsupported by the CPU backend: approximate '" + approx + "'");
+  } else {
+    return false;
+  }
+  return true;
+}
+
+dnnl::primitive_attr epilogueAttr(const Epilogue& e, const std::string& where, dnnl::post_ops ops, const dnnl::memory::desc* residual) {
+  if (e.sum && residual) ops.append_binary(dnnl::algorithm::binary_add, *residual);
+  else if (e.sum) ops.append_sum(1.f);
+  if (!e.act.empty()) {
+    dnnl::algorithm alg;
+    float alpha, beta;
+    if (!eltwiseFor(e.act, e.actAttrs, where, alg, alpha, beta)) throw Error(where + ": fused activation '" + e.act + "' has no oneDNN eltwise");
+    ops.append_eltwise(1.f, alg, alpha, beta);
+  }
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (ops.len() > 0) a.set_post_ops(ops);
+  return a;
 }
 
 void DnnlKernel::run(const KernelArgs& a) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../backend.hpp"
+#include "../epilogue.hpp"
 
 namespace ts::cpu {
 
@@ -43,6 +44,13 @@ dnnl::memory::desc plainMd(const Shape& shape, dnnl::memory::data_type dt = dnnl
 /** Plain descriptor with explicit strides (elements). */
 dnnl::memory::desc stridedMd(const Shape& dims, const Shape& strides);
 dnnl::memory::dims toDims(const Shape& s);
+/** oneDNN eltwise algorithm and parameters of an ONNX activation op; false when it has none. */
+bool eltwiseFor(const std::string& op, const json& attrs, const std::string& where, dnnl::algorithm& alg, float& alpha, float& beta);
+/** Primitive attributes with the node's epilogue appended to `ops` (the residual, then eltwise)
+ *  and a user-managed scratchpad (as DnnlKernel::baseAttr). The residual is a sum post-op (dst
+ *  holds it before the primitive runs) or, given its descriptor, a binary-add post-op reading it. */
+dnnl::primitive_attr epilogueAttr(const Epilogue& e, const std::string& where, dnnl::post_ops ops = dnnl::post_ops(),
+                                  const dnnl::memory::desc* residual = nullptr);
 
 /**
  * One or more oneDNN primitives run in order (e.g. reorder → convolution → reorder). Arguments come

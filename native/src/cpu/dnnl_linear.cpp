@@ -31,6 +31,20 @@ Window convWindow(const OpSpec& s) {
   return {{st[0], st[1]}, {dl[0] - 1, dl[1] - 1}, {pd[0], pd[1]}, {pd[2], pd[3]}};
 }
 
+/** A oneDNN kernel whose epilogue may add a residual: the sum post-op accumulates onto dst. */
+class EpilogueKernel : public DnnlKernel {
+ protected:
+  using DnnlKernel::DnnlKernel;
+  /** Copies the residual (input `index`, plain `md`) into the primitive's destination (`cdst`:
+   *  the output, or temporary `temp` when the primitive writes a blocked layout) before it runs. */
+  void accumulateOnto(const memory::desc& md, const memory::desc& cdst, int index, int temp) {
+    dnnl::reorder::primitive_desc r(env_.engine, md, env_.engine, cdst, baseAttr());
+    setPrimitive<decltype(r), dnnl::reorder>(r);
+    bind(DNNL_ARG_FROM, md, Src::In, index);
+    bind(DNNL_ARG_TO, cdst, temp >= 0 ? Src::Temp : Src::Out, temp >= 0 ? temp : 0);
+  }
+};
+
 /**
  * Convolution. Activations stay plain NCHW in the arena, but oneDNN's fast CPU convolutions (jit
  * direct, depthwise, 1×1) want blocked layouts: the primitive is created with `any` formats and,
@@ -38,9 +52,9 @@ Window convWindow(const OpSpec& s) {
  * reordered back after it; constant weights are reordered once per node (prepare). On this 2-core
  * AVX2 machine that beats plain im2col+gemm by 1.5–2× on 3×3 convs and ~15× on depthwise ones.
  */
-class ConvKernel : public DnnlKernel {
+class ConvKernel : public EpilogueKernel {
  public:
-  ConvKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "conv") {
+  ConvKernel(const OpSpec& s, const DnnlEnv& env) : EpilogueKernel(env, "conv") {
     const Shape& x = s.ins[0].shape;
     const Shape& w = s.ins[1].shape;
     if (x.size() != 4 || w.size() != 4) unsupported(s, "only 2-D convolution (NCHW input, OIHW weight)");
@@ -50,11 +64,16 @@ class ConvKernel : public DnnlKernel {
     weiPlain_ = g == 1 ? plainMd(w) : plainMd({g, w[0] / g, w[1], w[2], w[3]});
     bool constW = s.ins[1].data != nullptr;
     auto any = [](const memory::desc& md) { return memory::desc(md.dims(), memory::data_type::f32, tag::any); };
-    bool bias = s.ins.size() > 2;
+    Epilogue ep = epilogueOf(s);
+    const int nIn = static_cast<int>(s.ins.size()) - (ep.sum ? 1 : 0);
+    bool bias = nIn > 2;
     memory::desc bmd = bias ? plainMd({w[0]}) : memory::desc();
     dnnl::convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, any(src), constW ? any(weiPlain_) : weiPlain_, bmd, any(dst), win.strides,
                                       win.dil, win.padL, win.padR);
-    dnnl::convolution_forward::primitive_desc pd(d, baseAttr(), env.engine);
+    // A residual is a sum post-op: it is copied into the destination first, which costs a reorder
+    // when oneDNN picks a blocked dst (a plain binary-add post-op instead makes it fall back to its
+    // slow gemm convolution), so the fusion pass leaves residual Adds after a Conv unfused.
+    dnnl::convolution_forward::primitive_desc pd(d, epilogueAttr(ep, s.where()), env.engine);
     memory::desc csrc = pd.src_desc(), cdst = pd.dst_desc();
     weiBlocked_ = pd.weights_desc();
     int tSrc = -1, tDst = -1;
@@ -66,6 +85,7 @@ class ConvKernel : public DnnlKernel {
       bind(DNNL_ARG_TO, csrc, Src::Temp, tSrc);
     }
     if (cdst != dst) tDst = addTemp(cdst);
+    if (ep.sum) accumulateOnto(dst, cdst, nIn, tDst);
     setPrimitive<decltype(pd), dnnl::convolution_forward>(pd);
     bind(DNNL_ARG_SRC, csrc, tSrc >= 0 ? Src::Temp : Src::In, tSrc >= 0 ? tSrc : 0);
     reorderW_ = weiBlocked_ != weiPlain_;
@@ -145,9 +165,9 @@ class DeconvKernel : public DnnlKernel {
  * is the matmul bias; otherwise alpha is an output scale and C a binary-add post-op (applied after
  * the scale). beta is folded into a constant C; a non-constant C needs beta = 1.
  */
-class GemmKernel : public DnnlKernel {
+class GemmKernel : public EpilogueKernel {
  public:
-  GemmKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "gemm") {
+  GemmKernel(const OpSpec& s, const DnnlEnv& env) : EpilogueKernel(env, "gemm") {
     const std::string wh = s.where();
     const Shape& a = s.ins[0].shape;
     const Shape& b = s.ins[1].shape;
@@ -158,7 +178,9 @@ class GemmKernel : public DnnlKernel {
     memory::desc amd = stridedMd({M, K}, ta ? Shape{1, M} : Shape{K, 1});
     memory::desc bmd = stridedMd({K, N}, tb ? Shape{1, K} : Shape{N, 1});
     memory::desc dst = plainMd({M, N});
-    hasC_ = s.ins.size() > 2;
+    Epilogue ep = epilogueOf(s);
+    const int nIn = static_cast<int>(s.ins.size()) - (ep.sum ? 1 : 0);
+    hasC_ = nIn > 2;
     memory::desc cmd;
     if (hasC_) {
       const Shape& c = s.ins[2].shape;
@@ -167,19 +189,19 @@ class GemmKernel : public DnnlKernel {
       constC_ = s.ins[2].data != nullptr;
       if (beta_ != 1.0f && !constC_) unsupported(s, "beta != 1 with a non-constant C");
     }
-    auto attr = baseAttr();
     bool post = hasC_ && alpha_ != 1.0f;
+    dnnl::post_ops ops;
+    if (post) ops.append_binary(algorithm::binary_add, cmd);
+    // Plain dst: the residual is a binary-add post-op read where it lies (no copy).
+    const int residualPost = post ? 1 : 0;
+    auto attr = epilogueAttr(ep, wh, ops, &dst);
     if (alpha_ != 1.0f) attr.set_output_scales(0, {alpha_});
-    if (post) {
-      dnnl::post_ops ops;
-      ops.append_binary(algorithm::binary_add, cmd);
-      attr.set_post_ops(ops);
-    }
     dnnl::matmul::desc d = hasC_ && !post ? dnnl::matmul::desc(amd, bmd, cmd, dst) : dnnl::matmul::desc(amd, bmd, dst);
     dnnl::matmul::primitive_desc pd(d, attr, env.engine);
     setPrimitive<decltype(pd), dnnl::matmul>(pd);
     bind(DNNL_ARG_SRC, amd, Src::In, 0);
     bind(DNNL_ARG_WEIGHTS, bmd, Src::In, 1);
+    if (ep.sum) bind(DNNL_ARG_ATTR_MULTIPLE_POST_OP(residualPost) | DNNL_ARG_SRC_1, dst, Src::In, nIn);
     if (hasC_) {
       int arg = post ? (DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1) : DNNL_ARG_BIAS;
       // A constant C is pre-scaled by beta once per node; an activation C is read in place.
@@ -206,9 +228,9 @@ class GemmKernel : public DnnlKernel {
 };
 
 /** Numpy matmul over any rank ≥ 2: batch dims broadcast (oneDNN accepts 1 against N on either side). */
-class MatMulKernel : public DnnlKernel {
+class MatMulKernel : public EpilogueKernel {
  public:
-  MatMulKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "matmul") {
+  MatMulKernel(const OpSpec& s, const DnnlEnv& env) : EpilogueKernel(env, "matmul") {
     Shape a = s.ins[0].shape, b = s.ins[1].shape;
     const Shape& y = s.outShapes[0];
     if (a.size() < 2 || b.size() < 2) unsupported(s, "inputs of rank < 2");
@@ -216,9 +238,11 @@ class MatMulKernel : public DnnlKernel {
     while (a.size() < y.size()) a.insert(a.begin(), 1);
     while (b.size() < y.size()) b.insert(b.begin(), 1);
     memory::desc amd = plainMd(a), bmd = plainMd(b), dst = plainMd(y);
+    Epilogue ep = epilogueOf(s);
     dnnl::matmul::desc d(amd, bmd, dst);
-    dnnl::matmul::primitive_desc pd(d, baseAttr(), env.engine);
+    dnnl::matmul::primitive_desc pd(d, epilogueAttr(ep, s.where(), {}, &dst), env.engine);
     setPrimitive<decltype(pd), dnnl::matmul>(pd);
+    if (ep.sum) bind(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, dst, Src::In, 2);
     bind(DNNL_ARG_SRC, amd, Src::In, 0);
     bind(DNNL_ARG_WEIGHTS, bmd, Src::In, 1);
     bind(DNNL_ARG_DST, dst, Src::Out, 0);

@@ -24,43 +24,9 @@ KernelPtr make(const OpSpec& s, A&&... args) {
 class EltwiseKernel : public DnnlKernel {
  public:
   EltwiseKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "eltwise") {
-    const std::string w = s.where();
     algorithm alg;
     float alpha = 0, beta = 0;
-    if (s.op == "Relu") {
-      alg = algorithm::eltwise_relu;
-    } else if (s.op == "Clip") {
-      alg = algorithm::eltwise_clip;
-      alpha = static_cast<float>(attrFloat(s.attrs, "min", -FLT_MAX, w));
-      beta = static_cast<float>(attrFloat(s.attrs, "max", FLT_MAX, w));
-    } else if (s.op == "Sigmoid") {
-      alg = algorithm::eltwise_logistic;
-    } else if (s.op == "Tanh") {
-      alg = algorithm::eltwise_tanh;
-    } else if (s.op == "Sqrt") {
-      alg = algorithm::eltwise_sqrt;
-    } else if (s.op == "Exp") {
-      alg = algorithm::eltwise_exp;
-    } else if (s.op == "Log") {
-      alg = algorithm::eltwise_log;
-    } else if (s.op == "Abs") {
-      alg = algorithm::eltwise_abs;
-    } else if (s.op == "Neg") {
-      alg = algorithm::eltwise_linear, alpha = -1.f;
-    } else if (s.op == "Reciprocal") {
-      alg = algorithm::eltwise_pow, alpha = 1.f, beta = -1.f;
-    } else if (s.op == "LeakyRelu") {
-      alg = algorithm::eltwise_relu, alpha = static_cast<float>(attrFloat(s.attrs, "alpha", 0.01, w));
-    } else if (s.op == "HardSwish") {
-      alg = algorithm::eltwise_hardswish;
-    } else if (s.op == "Gelu") {
-      std::string approx = attrStr(s.attrs, "approximate", "none", w);
-      if (approx == "none") alg = algorithm::eltwise_gelu_erf;
-      else if (approx == "tanh") alg = algorithm::eltwise_gelu_tanh;
-      else unsupported(s, "approximate '" + approx + "'");
-    } else {
-      unsupported(s, "not an eltwise op");
-    }
+    if (!eltwiseFor(s.op, s.attrs, s.where(), alg, alpha, beta)) unsupported(s, "not an eltwise op");
     memory::desc md = plainMd({numel(s.ins[0].shape)});
     dnnl::eltwise_forward::desc d(prop_kind::forward_inference, alg, md, alpha, beta);
     dnnl::eltwise_forward::primitive_desc pd(d, baseAttr(), env.engine);
@@ -91,7 +57,7 @@ class BinaryKernel : public DnnlKernel {
     memory::desc b = plainMd(padRank(s.ins[static_cast<size_t>(i1)].shape, y.size()));
     memory::desc dst = plainMd(y);
     dnnl::binary::desc d(alg, a, b, dst);
-    dnnl::binary::primitive_desc pd(d, baseAttr(), env.engine);
+    dnnl::binary::primitive_desc pd(d, epilogueAttr(epilogueOf(s), s.where()), env.engine);
     setPrimitive<decltype(pd), dnnl::binary>(pd);
     bind(DNNL_ARG_SRC_0, a, Src::In, i0);
     bind(DNNL_ARG_SRC_1, b, Src::In, i1);
@@ -223,6 +189,16 @@ class TransposeKernel : public DnnlKernel {
 
 bool sameShape(const Shape& a, const Shape& b) { return a == b; }
 
+/** 0: src0 has the output's shape; 1: src1 has it and the op commutes; -1: oneDNN's binary cannot. */
+int binarySide(const OpSpec& s) {
+  const Shape& y = s.outShapes[0];
+  if (y.size() > 12 || numel(y) == 0 || s.ins.size() != 2) return -1;
+  if (sameShape(padRank(s.ins[0].shape, y.size()), y)) return 0;
+  bool commutes = s.op == "Add" || s.op == "Mul" || s.op == "Max" || s.op == "Min";
+  if (commutes && sameShape(padRank(s.ins[1].shape, y.size()), y)) return 1;
+  return -1;
+}
+
 }  // namespace
 
 KernelPtr makeEltwise(const OpSpec& s, const DnnlEnv& env) {
@@ -230,14 +206,13 @@ KernelPtr makeEltwise(const OpSpec& s, const DnnlEnv& env) {
   return make<EltwiseKernel>(s, env);
 }
 
+bool dnnlBinaryFits(const OpSpec& s) { return binarySide(s) >= 0; }
+
 KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env) {
   requireF32(s);
-  const Shape& y = s.outShapes[0];
-  if (y.size() > 12 || numel(y) == 0) return nullptr;
-  if (sameShape(padRank(s.ins[0].shape, y.size()), y)) return make<BinaryKernel>(s, env, false);
-  bool commutes = s.op == "Add" || s.op == "Mul" || s.op == "Max" || s.op == "Min";
-  if (commutes && sameShape(padRank(s.ins[1].shape, y.size()), y)) return make<BinaryKernel>(s, env, true);
-  return nullptr;
+  int side = binarySide(s);
+  if (side < 0) return nullptr;
+  return make<BinaryKernel>(s, env, side == 1);
 }
 
 KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env) {

@@ -18,7 +18,9 @@ KernelPtr makeMatMul(const OpSpec& s, const DnnlEnv& env);
 
 // dnnl_misc.cpp
 KernelPtr makeEltwise(const OpSpec& s, const DnnlEnv& env);
-/** Returns null when oneDNN's binary cannot express the broadcast (src0 broadcast of Sub/Div). */
+/** Whether oneDNN's binary expresses the op's broadcast (not a src0 broadcast of Sub/Div). */
+bool dnnlBinaryFits(const OpSpec& s);
+/** Returns null when oneDNN's binary cannot express the broadcast (see dnnlBinaryFits). */
 KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env);
 /** Returns null when the ONNX window rule differs from oneDNN's (avg pool, ceil_mode, pads counted). */
 KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env);

@@ -243,8 +243,10 @@ std::shared_ptr<Kernel> CudaBackend::build(const OpSpec& s) {
   if (op == "MatMul") return pick(makeCublasMatMul(s, L), makeMatMul, s);
   if (op == "BatchNormalization") return pick(makeCudnnBatchNorm(s, L), makeBatchNorm, s);
   if (op == "Relu" || op == "Clip" || op == "Sigmoid" || op == "Tanh") return pick(makeCudnnActivation(s, L), makeUnary, s);
-  if (op == "Gelu" || op == "HardSigmoid") return makeUnary(s);
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return makeBinary(s);
+  for (const char* u : {"Gelu", "HardSigmoid", "LeakyRelu", "HardSwish", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Erf"})
+    if (op == u) return makeUnary(s);
+  for (const char* b : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"})
+    if (op == b) return makeBinary(s);
   if (op == "Concat") return makeConcat(s);
   if (op == "Split") return makeSplit(s);
   if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);

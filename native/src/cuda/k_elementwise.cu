@@ -10,7 +10,7 @@ namespace ts::cuda {
 
 namespace {
 
-__global__ void unaryKernel(Unary op, const float* __restrict__ x, float* __restrict__ y, int64_t n, float p0, float p1) {
+__global__ void unaryKernel(Unary op, const float* x, float* y, int64_t n, float p0, float p1) {
   GRID_STRIDE(i, n) {
     float v = x[i];
     float r;
@@ -33,8 +33,35 @@ __global__ void unaryKernel(Unary op, const float* __restrict__ x, float* __rest
       case Unary::GeluTanh:
         r = 0.5f * v * (1.f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
         break;
-      default:  // HardSigmoid
+      case Unary::HardSigmoid:
         r = fminf(1.f, fmaxf(0.f, p0 * v + p1));
+        break;
+      case Unary::LeakyRelu:
+        r = v < 0.f ? p0 * v : v;
+        break;
+      case Unary::HardSwish:
+        r = v * fminf(1.f, fmaxf(0.f, v / 6.f + 0.5f));
+        break;
+      case Unary::Sqrt:
+        r = sqrtf(v);
+        break;
+      case Unary::Exp:
+        r = expf(v);
+        break;
+      case Unary::Log:
+        r = logf(v);
+        break;
+      case Unary::Abs:
+        r = fabsf(v);
+        break;
+      case Unary::Neg:
+        r = -v;
+        break;
+      case Unary::Reciprocal:
+        r = 1.f / v;
+        break;
+      default:  // Erf
+        r = erff(v);
     }
     y[i] = r;
   }
@@ -56,12 +83,20 @@ __device__ __forceinline__ float binop(BinOp op, float a, float b) {
       return a - b;
     case BinOp::Mul:
       return a * b;
-    default:
+    case BinOp::Div:
       return a / b;
+    case BinOp::Pow:
+      return powf(a, b);
+    case BinOp::Max:  // NaN propagates, as in onnxruntime
+      return a != a || b != b ? a + b : fmaxf(a, b);
+    case BinOp::Min:
+      return a != a || b != b ? a + b : fminf(a, b);
+    default:  // PRelu
+      return a < 0.f ? a * b : a;
   }
 }
 
-__global__ void binaryKernel(BinOp op, const float* __restrict__ x0, const float* __restrict__ x1, float* __restrict__ y, Strided v, int64_t n) {
+__global__ void binaryKernel(BinOp op, const float* x0, const float* x1, float* y, Strided v, int64_t n) {
   GRID_STRIDE(i, n) {
     int64_t rem = i, oa = 0, ob = 0;
     for (int d = v.rank - 1; d >= 0; d--) {

@@ -21,11 +21,11 @@ struct Strided {
   int64_t b[kMaxRank] = {};
 };
 
-enum class Unary : int { Relu, Clip, Sigmoid, Tanh, GeluErf, GeluTanh, HardSigmoid };
-enum class BinOp : int { Add, Sub, Mul, Div };
+enum class Unary : int { Relu, Clip, Sigmoid, Tanh, GeluErf, GeluTanh, HardSigmoid, LeakyRelu, HardSwish, Sqrt, Exp, Log, Abs, Neg, Reciprocal, Erf };
+enum class BinOp : int { Add, Sub, Mul, Div, Pow, Max, Min, PRelu };
 
 // k_elementwise.cu
-/** y = f(x); p0/p1: Clip min/max, HardSigmoid alpha/beta. */
+/** y = f(x); p0/p1: Clip min/max, HardSigmoid alpha/beta, LeakyRelu alpha. x may equal y. */
 void launchUnary(Unary op, const float* x, float* y, int64_t n, float p0, float p1, cudaStream_t s);
 /** y = x·scale[c] + shift[c] with c = (i / inner) % C (folded inference BatchNorm). */
 void launchScaleShift(const float* x, float* y, const float* scale, const float* shift, int64_t n, int64_t C, int64_t inner, cudaStream_t s);

@@ -169,8 +169,17 @@ class UnaryKernel : public CudaKernel {
       op_ = Unary::HardSigmoid;
       p0_ = static_cast<float>(attrFloat(s.attrs, "alpha", 0.2, w));
       p1_ = static_cast<float>(attrFloat(s.attrs, "beta", 0.5, w));
+    } else if (s.op == "LeakyRelu") {
+      op_ = Unary::LeakyRelu;
+      p0_ = static_cast<float>(attrFloat(s.attrs, "alpha", 0.01, w));
     } else {
-      unsupported(s, "not an elementwise unary op");
+      static const std::pair<const char*, Unary> kPlain[] = {{"HardSwish", Unary::HardSwish}, {"Sqrt", Unary::Sqrt}, {"Exp", Unary::Exp},
+                                                             {"Log", Unary::Log},             {"Abs", Unary::Abs},   {"Neg", Unary::Neg},
+                                                             {"Reciprocal", Unary::Reciprocal}, {"Erf", Unary::Erf}};
+      bool found = false;
+      for (const auto& [name, u] : kPlain)
+        if (s.op == name) op_ = u, found = true;
+      if (!found) unsupported(s, "not an elementwise unary op");
     }
   }
   void run(const KernelArgs& a) const override {
@@ -187,9 +196,15 @@ class UnaryKernel : public CudaKernel {
 class BinaryKernel : public CudaKernel {
  public:
   explicit BinaryKernel(const OpSpec& s) : CudaKernel("binary") {
+    requireF32(s);
     const Shape& y = s.outShapes[0];
     requireRank(s, y, "output");
-    op_ = s.op == "Add" ? BinOp::Add : s.op == "Sub" ? BinOp::Sub : s.op == "Mul" ? BinOp::Mul : BinOp::Div;
+    static const std::pair<const char*, BinOp> kOps[] = {{"Add", BinOp::Add}, {"Sub", BinOp::Sub}, {"Mul", BinOp::Mul}, {"Div", BinOp::Div},
+                                                        {"Pow", BinOp::Pow}, {"Max", BinOp::Max}, {"Min", BinOp::Min}, {"PRelu", BinOp::PRelu}};
+    bool found = false;
+    for (const auto& [name, b] : kOps)
+      if (s.op == name) op_ = b, found = true;
+    if (!found) unsupported(s, "not a binary op");
     v_ = makeStrided(y, broadcastStrides(s.ins[0].shape, y), broadcastStrides(s.ins[1].shape, y));
   }
   void run(const KernelArgs& a) const override {
@@ -198,7 +213,7 @@ class BinaryKernel : public CudaKernel {
   }
 
  private:
-  BinOp op_;
+  BinOp op_ = BinOp::Add;
   Strided v_;
 };
 
