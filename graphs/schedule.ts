@@ -24,6 +24,9 @@ export interface Schedule {
   model: string;
   batch: number;
   stages: Stage[];
+  /** Searched on the optimised graph (graphs/passes: folded BatchNorm, fused epilogues), whose node
+   *  ids it names; tools that load the model for it optimise it first. Absent: the graph as imported. */
+  optimized?: boolean;
 }
 
 export type ScheduleRule =
@@ -186,7 +189,9 @@ export function scheduleFromString(text: string, where = 'schedule JSON'): Sched
   if (doc?.format !== 'topsched.schedule/1')
     throw new GraphError(`not a topsched schedule (expected format 'topsched.schedule/1', got ${JSON.stringify(doc?.format)})`, where);
   if (typeof doc.model !== 'string' || !Array.isArray(doc.stages)) throw new GraphError(`needs 'model' (string) and 'stages' (array)`, where);
-  return { model: doc.model, batch: doc.batch as number, stages: doc.stages };
+  if (doc.optimized !== undefined && typeof doc.optimized !== 'boolean')
+    throw new GraphError(`'optimized' must be true or false, got ${JSON.stringify(doc.optimized)}`, where);
+  return { model: doc.model, batch: doc.batch as number, stages: doc.stages, ...(doc.optimized ? { optimized: true } : {}) };
 }
 
 /** One stage per node, one group per stage, in topological order: the sequential baseline. */

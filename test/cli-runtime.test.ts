@@ -54,8 +54,11 @@ describe('topsched runtime commands', () => {
     expect(existsSync(`${trace}.tmp-${process.pid}`)).toBe(false);
 
     const text = await cli('run', 'squeezenet1_1', '--schedule', 'greedy', '--memory', 'caching', '--repeat', '1', '--warmup', '0');
-    expect(text).toMatch(/squeezenet1_1 \(batch 1, 65 ops\) on cpu/);
-    expect(text).toMatch(/schedule {3}greedy under roofline:cpu-2core/);
+    expect(text).toMatch(/squeezenet1_1 \(batch 1, 39 ops\) on cpu/);
+    expect(text).toMatch(/schedule {3}greedy under roofline:cpu-2core on the optimised graph/);
+    const plain = await cli('run', 'squeezenet1_1', '--schedule', 'sequential', '--no-optimize', '--repeat', '1', '--warmup', '0');
+    expect(plain).toMatch(/squeezenet1_1 \(batch 1, 65 ops\) on cpu/);
+    expect(plain).toMatch(/on the imported graph/);
     expect(text).toMatch(/throughput [\d.]+ tasks\/s/);
     expect(text).toMatch(/arena - {2}LOAD [\d.]+ \w+/);
   });

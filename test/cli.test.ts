@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { graphFromString } from '../graphs/json.js';
 import { loadOnnxFile } from '../graphs/onnx/import.js';
+import { optimizeGraph } from '../graphs/passes/index.js';
 import { scheduleFromString, validateSchedule } from '../graphs/schedule.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { cli } from './cli-helpers.js';
@@ -44,15 +45,21 @@ describe('topsched CLI', () => {
     expect(res.stats.states).toBeGreaterThan(0);
     expect(res.stats.transitions).toBeGreaterThan(0);
     expect(res.latencyMs).toBeLessThan(res.sequentialMs);
+    // Searched on the optimised graph (Conv + ReLU fused: 39 ops of 65), which the file says.
+    expect([res.nodes, res.nodesImported, res.optimized]).toEqual([39, 65, true]);
     const schedule = scheduleFromString(readFileSync(out, 'utf8'), out);
-    expect(() => validateSchedule(buildModel('squeezenet1_1'), schedule)).not.toThrow();
+    expect(schedule.optimized).toBe(true);
+    expect(() => validateSchedule(optimizeGraph(buildModel('squeezenet1_1')).graph, schedule)).not.toThrow();
+    expect(() => validateSchedule(buildModel('squeezenet1_1'), schedule)).toThrow(/missing-node/);
+    const plain = JSON.parse(await cli('partition', 'squeezenet1_1', '--no-optimize', '--method', 'greedy', '--json'));
+    expect([plain.nodes, plain.optimized]).toEqual([65, false]);
     for (const method of ['sequential', 'greedy']) {
       const r = JSON.parse(await cli('partition', 'squeezenet1_1', '--method', method, '--json'));
       expect(r.method).toBe(method);
       expect(r.latencyMs).toBeGreaterThanOrEqual(res.latencyMs - 1e-9);
     }
     const text = await cli('partition', 'bert_layer', '--method', 'greedy', '--cost', 'synthetic:3');
-    expect(text).toMatch(/bert_layer \(batch 1, 30 ops\) — greedy under synthetic:3/);
+    expect(text).toMatch(/bert_layer \(batch 1, 29 ops after optimisation, 30 imported\) — greedy under synthetic:3/);
   });
 
   it('rejects bad input with an error naming it', async () => {

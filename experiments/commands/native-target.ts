@@ -9,6 +9,7 @@ import type { Graph } from '../../graphs/ir.js';
 import { readTextBounded } from '../../graphs/limits.js';
 import { resolveModel } from '../../graphs/models.js';
 import { type PartitionMethod, partition } from '../../graphs/partition/index.js';
+import { optimizeGraph } from '../../graphs/passes/index.js';
 import { type Schedule, scheduleFromString, validateSchedule } from '../../graphs/schedule.js';
 import { NativeExecutor, type NativeExecutorOptions } from '../../native/index.js';
 import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
@@ -26,6 +27,8 @@ export interface TargetOptions {
   cost?: string;
   timeBudget: number;
   seed: number;
+  /** Optimise the graph before searching a schedule (run: on unless --no-optimize; profile: --optimize). */
+  optimize?: boolean;
 }
 
 export interface Target {
@@ -37,8 +40,12 @@ export interface Target {
   cost: string | null;
 }
 
-/** The options both commands take, with the same names, parsers and defaults. */
-export function addTargetOptions(cmd: Command): Command {
+/**
+ * The options both commands take, with the same names, parsers and defaults. `run` searches on the
+ * optimised graph unless --no-optimize; `profile` on the graph as imported unless --optimize, since
+ * its profiles calibrate the simulator, whose models are the graphs as imported (node ids must match).
+ */
+export function addTargetOptions(cmd: Command, o: { optimizeByDefault: boolean }): Command {
   return cmd
     .option('--backend <b>', `executor backend: ${BACKENDS.join(' | ')}`, choiceOption('--backend', BACKENDS), 'cpu')
     .option('--schedule <s>', `a schedule JSON file (topsched partition --out), or a method to search one: ${SCHEDULE_METHODS.join(' | ')}`, 'ios-dp')
@@ -46,16 +53,24 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--cost <spec>', 'cost model of the schedule search (default roofline:cpu-2core on cpu, roofline:v100 on cuda)')
     .option('--time-budget <ms>', 'ios-dp: wall-clock budget of the search; parts past it are scheduled greedily', intOption('--time-budget'), 10_000)
-    .option('--seed <n>', "seed of the materialized weights and inputs (and of randwire's structure)", intOption('--seed', 0), 0);
+    .option('--seed <n>', "seed of the materialized weights and inputs (and of randwire's structure)", intOption('--seed', 0), 0)
+    .option(
+      o.optimizeByDefault ? '--no-optimize' : '--optimize',
+      o.optimizeByDefault
+        ? "search the schedule on the graph as imported, without the optimisation passes (a schedule file's own 'optimized' flag decides for it)"
+        : "run the optimisation passes (folded BatchNorm, fused epilogues) before searching the schedule (a schedule file's own 'optimized' flag decides for it)",
+    );
 }
 
 /** Resolves the model and its schedule; every bad value is an error naming it. */
 export function resolveTarget(spec: string, o: TargetOptions): Target {
   if ((SCHEDULE_METHODS as readonly string[]).includes(o.schedule)) {
-    const graph = resolveModel(spec, { batch: o.batch, inputShapes: o.inputShape, seed: o.seed });
+    const imported = resolveModel(spec, { batch: o.batch, inputShapes: o.inputShape, seed: o.seed });
+    const graph = o.optimize ? optimizeGraph(imported, { seed: o.seed }).graph : imported;
     const costSpec = o.cost ?? (o.backend === 'cuda' ? 'roofline:v100' : 'roofline:cpu-2core');
     const cost = costModelFromSpec(costSpec);
     const { schedule } = partition(graph, o.schedule as PartitionMethod, cost, { timeBudgetMs: o.timeBudget });
+    if (o.optimize) schedule.optimized = true;
     return { graph, schedule: validateSchedule(graph, schedule), scheduleSource: o.schedule, cost: cost.name };
   }
   if (o.cost !== undefined) throw new Error(`--cost '${o.cost}' applies to a searched schedule; --schedule '${o.schedule}' is a file`);
@@ -68,7 +83,8 @@ export function resolveTarget(spec: string, o: TargetOptions): Target {
   const schedule = scheduleFromString(text, o.schedule);
   if (o.batch !== undefined && schedule.batch !== o.batch)
     throw new Error(`${o.schedule}: the schedule is for batch ${schedule.batch}, --batch is ${o.batch} (search one for this batch with topsched partition)`);
-  const graph = resolveModel(spec, { batch: schedule.batch, inputShapes: o.inputShape, seed: o.seed });
+  const imported = resolveModel(spec, { batch: schedule.batch, inputShapes: o.inputShape, seed: o.seed });
+  const graph = schedule.optimized ? optimizeGraph(imported, { seed: o.seed }).graph : imported;
   return { graph, schedule: validateSchedule(graph, schedule, o.schedule), scheduleSource: o.schedule, cost: null };
 }
 

@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../../graphs/atomic-write.js';
 import { costModelFromSpec, scheduleLatency } from '../../graphs/cost/index.js';
 import { resolveModel } from '../../graphs/models.js';
 import { partition } from '../../graphs/partition/index.js';
+import { optimizeGraph } from '../../graphs/passes/index.js';
 import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
 import { ms, printJson } from '../format.js';
 import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
@@ -30,11 +31,12 @@ export function registerPartition(program: Command): void {
     .option('--batch <n>', "batch size (default: the model's)", intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--seed <n>', 'seed for models with random structure (randwire)', intOption('--seed', 0), 0)
+    .option('--no-optimize', 'search on the graph as imported, without the optimisation passes (folded BatchNorm, fused epilogues)')
     .option('--out <file>', 'write the schedule JSON here')
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  topsched partition inception_v3 --method ios-dp --json\n  topsched partition squeezenet1_1 --method greedy --cost roofline:a100 --out sq.json\n  topsched partition model.onnx --r 2 --s 4',
+      '\nExamples:\n  topsched partition inception_v3 --method ios-dp --json\n  topsched partition inception_v3 --no-optimize --r 3 --s 8\n  topsched partition squeezenet1_1 --method greedy --cost roofline:a100 --out sq.json\n  topsched partition model.onnx --r 2 --s 4',
     )
     .action(
       (
@@ -51,11 +53,15 @@ export function registerPartition(program: Command): void {
           batch?: number;
           inputShape: Record<string, number[]>;
           seed: number;
+          optimize: boolean;
           out?: string;
           json?: boolean;
         },
       ) => {
-        const graph = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, seed: opts.seed });
+        // As IOS and TensorRT see a network: BatchNorm folded, activations fused into their producers.
+        const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, seed: opts.seed });
+        const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
+        const graph = optimized?.graph ?? imported;
         const cost = costModelFromSpec(opts.cost);
         const result = partition(graph, opts.method, cost, {
           r: opts.r,
@@ -65,6 +71,7 @@ export function registerPartition(program: Command): void {
           timeBudgetMs: opts.timeBudget,
           merge: opts.merge,
         });
+        if (optimized) result.schedule.optimized = true;
         validateSchedule(graph, result.schedule);
         const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
         if (opts.out) {
@@ -77,6 +84,9 @@ export function registerPartition(program: Command): void {
           method: opts.method,
           cost: cost.name,
           nodes: graph.nodes.length,
+          nodesImported: imported.nodes.length,
+          optimized: !!optimized,
+          ...(optimized ? { passes: optimized.passes } : {}),
           stages: stages.length,
           mergeStages: stages.filter((s) => s.kind === 'merge').length,
           maxGroups: Math.max(...stages.map((s) => s.groups.length)),
@@ -86,7 +96,8 @@ export function registerPartition(program: Command): void {
           stats: result.stats,
         };
         if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
-        console.log(`${graph.name} (batch ${graph.batch}, ${graph.nodes.length} ops) — ${opts.method} under ${cost.name}`);
+        const ops = optimized ? `${graph.nodes.length} ops after optimisation, ${imported.nodes.length} imported` : `${graph.nodes.length} ops, not optimised`;
+        console.log(`${graph.name} (batch ${graph.batch}, ${ops}) — ${opts.method} under ${cost.name}`);
         console.log(`  predicted latency ${ms(result.latencyMs)}  (sequential ${ms(sequentialMs)}, ${summary.speedup.toFixed(2)}× faster)`);
         console.log(`  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups`);
         const st = result.stats;

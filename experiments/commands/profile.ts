@@ -20,6 +20,7 @@ interface ProfileOpts {
   cost?: string;
   timeBudget: number;
   seed: number;
+  optimize?: boolean;
   out: string;
   streams: number;
   opThreads: number;
@@ -37,6 +38,7 @@ export function registerProfile(program: Command): void {
     program
       .command('profile <model>')
       .description('profile a model on the native executor (per op, per stage, co-run pairs) and write the profile JSON ProfiledCostModel reads'),
+    { optimizeByDefault: false },
   )
     .requiredOption('--out <file>', 'where the profile JSON goes (written atomically)')
     .option('--streams <n>', 'streams (co-run pairs need 2)', intOption('--streams'), 2)
@@ -80,7 +82,7 @@ export function registerProfile(program: Command): void {
           batch: graph.batch,
           nodes: graph.nodes.length,
           device: doc.device.name,
-          schedule: { source: scheduleSource, cost, stages: schedule.stages.length, maxGroups: maxGroups(schedule) },
+          schedule: { source: scheduleSource, cost, optimized: !!schedule.optimized, stages: schedule.stages.length, maxGroups: maxGroups(schedule) },
           settings: doc.settings,
           opsTimed: Object.keys(doc.ops).length,
           stagesTimed: doc.stages.length,
@@ -94,7 +96,7 @@ export function registerProfile(program: Command): void {
         if (opts.json) return printJson({ ...summary, profile: doc });
         console.log(`${graph.name} (batch ${graph.batch}, ${graph.nodes.length} ops) on ${doc.device.name}`);
         console.log(
-          `  schedule  ${scheduleSource}${cost ? ` under ${cost}` : ''}: ${schedule.stages.length} stages, up to ${summary.schedule.maxGroups} concurrent groups`,
+          `  schedule  ${scheduleSource}${cost ? ` under ${cost}` : ''} on the ${schedule.optimized ? 'optimised' : 'imported'} graph: ${schedule.stages.length} stages, up to ${summary.schedule.maxGroups} concurrent groups`,
         );
         console.log(
           `  timed     ${summary.opsTimed} ops alone (sum ${ms(sumOpsMs)}), ${summary.stagesTimed} stages (sum ${ms(summary.sumStagesMs)}), ${summary.pairsTimed} co-run pairs`,

@@ -25,6 +25,7 @@ interface RunOpts {
   cost?: string;
   timeBudget: number;
   seed: number;
+  optimize?: boolean;
   tasks: number;
   streams: number;
   memory: MemoryMode;
@@ -53,6 +54,7 @@ export function registerRun(program: Command): void {
     program
       .command('run <model>')
       .description('run N concurrent tasks of a model (zoo name, .onnx or .json) on the native executor; report latency, throughput and memory'),
+    { optimizeByDefault: true },
   )
     .option('--tasks <n>', 'tasks per run, submitted together (one run() with N items)', intOption('--tasks'), 1)
     .option('--streams <n>', 'streams of the executor', intOption('--streams'), 1)
@@ -135,7 +137,7 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
     nodes: graph.nodes.length,
     backend: ex.backend,
     device: info.device ?? null,
-    schedule: { source: scheduleSource, cost, stages: schedule.stages.length, maxGroups: maxGroups(schedule) },
+    schedule: { source: scheduleSource, cost, optimized: !!schedule.optimized, stages: schedule.stages.length, maxGroups: maxGroups(schedule) },
     tasks: opts.tasks,
     streams: opts.streams,
     opThreads: opts.opThreads,
@@ -163,7 +165,7 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
   const where = [info.device, info.dnnl ? `oneDNN ${info.dnnl}` : ''].filter(Boolean).join(', ');
   console.log(`${graph.name} (batch ${graph.batch}, ${graph.nodes.length} ops) on ${ex.backend}${where ? ` (${where})` : ''}`);
   console.log(
-    `  schedule   ${scheduleSource}${cost ? ` under ${cost}` : ''}: ${schedule.stages.length} stages, up to ${summary.schedule.maxGroups} concurrent groups`,
+    `  schedule   ${scheduleSource}${cost ? ` under ${cost}` : ''} on the ${schedule.optimized ? 'optimised' : 'imported'} graph: ${schedule.stages.length} stages, up to ${summary.schedule.maxGroups} concurrent groups`,
   );
   console.log(
     `  runs       ${opts.repeat} × ${opts.tasks} task${opts.tasks > 1 ? 's' : ''} after ${warmups} warm-up, ${opts.streams} stream${opts.streams > 1 ? 's' : ''}, ${opts.opThreads} op thread${opts.opThreads > 1 ? 's' : ''}, ${opts.memory} memory`,

@@ -89,7 +89,8 @@ export function exportOnnx(graph: Graph, { opset = MAX_OPSET, seed = 0 }: Export
       out.push({ ...node, id: `${node.id}.sum`, op: 'Add', attrs: {}, inputs: [t, node.inputs[node.inputs.length - 1]], outputs: [next] });
       t = next;
     }
-    if (ep.activation) out.push({ ...node, id: `${node.id}.act`, op: ep.activation.op as Node['op'], attrs: { ...ep.activation.attrs }, inputs: [t], outputs: node.outputs });
+    if (ep.activation)
+      out.push({ ...node, id: `${node.id}.act`, op: ep.activation.op as Node['op'], attrs: { ...ep.activation.attrs }, inputs: [t], outputs: node.outputs });
     return out;
   };
 

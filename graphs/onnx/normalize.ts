@@ -6,7 +6,6 @@
  * express exactly are errors, never approximations.
  */
 import { type Attrs, GraphError, numel } from '../ir.js';
-import { sliceAxis } from '../ops.js';
 import { shortFloat, type TensorValue } from './proto.js';
 
 export interface NormalizeContext {
@@ -193,17 +192,17 @@ export function normalizeNode(op: string, rawInputs: string[], rawAttrs: Attrs, 
       const steps = ctx.opset >= 10 && has(4) ? ints(4, 'steps') : starts.map(() => 1);
       if (ends.length !== starts.length || steps.length !== starts.length || (axes && axes.length !== starts.length))
         fail(`starts [${starts}], ends [${ends}], axes [${axes ?? ''}] and steps [${steps}] differ in length`);
-      // Canonical ranges: clamped to the dims (INT64_MAX "to the end" sentinels become the dim).
+      // Values past any dim ("to the end" sentinels such as INT64_MAX) become the dim or −dim − 1,
+      // which clamp the same way (and export as int64); the rest stay as written.
       const ax = (axes ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
+      const fit = (v: number, dim: number) => (v > dim ? dim : v < -dim - 1 ? -dim - 1 : v);
       const st: number[] = [];
       const en: number[] = [];
       ax.forEach((a, i) => {
         if (a < 0 || a >= x.length) fail(`axis ${(axes ?? [])[i]} out of range for rank ${x.length}`);
         if (steps[i] === 0) fail(`step 0 on axis ${a}`);
-        const r = sliceAxis(x[a], starts[i], ends[i], steps[i]);
-        const end = r.count ? r.start + (r.count - 1) * steps[i] + Math.sign(steps[i]) : r.start; // one past the last index taken
-        st.push(r.start);
-        en.push(end < 0 ? end - x[a] : end); // -1 would read as "the last element"
+        st.push(fit(starts[i], x[a]));
+        en.push(fit(ends[i], x[a]));
       });
       for (const k of ['starts', 'ends', 'axes', 'steps']) delete attrs[k];
       Object.assign(attrs, { starts: st, ends: en, axes: ax, steps });

@@ -18,8 +18,9 @@
  * A step fuses only when the intermediate tensor has one reader and is not a graph output; the
  * fused node takes the absorbed node's place and output name, so readers and outputs are unchanged.
  */
-import { inferGraph } from '../infer.js';
+
 import { EPILOGUE_ACTIVATIONS, EPILOGUE_HOSTS, RESIDUAL_HOSTS } from '../epilogue.js';
+import { inferGraph } from '../infer.js';
 import type { Graph, Node } from '../ir.js';
 
 export function fuseEpilogues(graph: Graph, o: { residualInto?: readonly string[] } = {}): Graph {
@@ -61,7 +62,12 @@ export function fuseEpilogues(graph: Graph, o: { residualInto?: readonly string[
         next = onlyReader(next.outputs[0]);
       }
     }
-    if (next && !claimed.has(next.id) && EPILOGUE_ACTIVATIONS[next.op] && (next.op !== 'Gelu' || ['none', 'tanh', undefined].includes(next.attrs.approximate as string))) {
+    if (
+      next &&
+      !claimed.has(next.id) &&
+      EPILOGUE_ACTIVATIONS[next.op] &&
+      (next.op !== 'Gelu' || ['none', 'tanh', undefined].includes(next.attrs.approximate as string))
+    ) {
       fused.attrs.fused_activation = next.op;
       for (const k of EPILOGUE_ACTIVATIONS[next.op]) if (next.attrs[k] !== undefined) fused.attrs[`fused_${k}`] = next.attrs[k];
       absorbed.push(next);
