@@ -39,7 +39,7 @@ function timing(samples: number[]): Timing {
 }
 
 /** Task latency (first command to last) of `runs` runs after `warmup`. */
-async function timeNative(
+export async function timeNative(
   opts: NativeExecutorOptions,
   graph: Graph,
   schedules: Schedule[],

@@ -135,6 +135,27 @@ describe('GPG imitation', () => {
 });
 
 describe('GPG training', () => {
+  it('keepBest restores the parameters with the best training-set evaluation, the untrained ones included', () => {
+    const cost = new SyntheticCostModel({ seed: 1 });
+    const graphs = [1, 2].map((seed) => randwire({ seed, nodes: 6, channels: 16 }));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // A learning rate far too large: the updates drift, and the best evaluation is an early one.
+    const run = (keepBest: boolean) => {
+      const policy = new GpgPolicy({ seed: 0, initBias: 0, hidden: 16, rounds: 2 });
+      const trainer = new GpgTrainer(policy, prepareTrainGraphs(graphs, cost, { r: 3, s: 8 }), cost, { seed: 0, lr: 1, rollouts: 4, graphsPerIteration: 2, keepBest });
+      const before = mean(trainer.evaluate());
+      const log = trainer.train(12, undefined, 3);
+      const seen = [before, ...log.flatMap((l) => (l.greedyRatio === undefined ? [] : [l.greedyRatio]))];
+      return { seen, final: mean(trainer.evaluate()), selected: trainer.selected, last: log[log.length - 1].greedyRatio as number };
+    };
+    const kept = run(true);
+    expect(kept.final).toBeCloseTo(Math.min(...kept.seen), 10);
+    expect(kept.selected?.greedyRatio).toBeCloseTo(kept.final, 10);
+    const plain = run(false);
+    expect(plain.selected).toBeUndefined();
+    expect(plain.final).toBeCloseTo(plain.last, 10);
+  });
+
   it('REINFORCE improves the greedy-decoded partitions over the untrained policy', () => {
     const cost = new SyntheticCostModel({ seed: 1 });
     const graphs = [1, 2, 3].map((seed) => randwire({ seed, nodes: 6, channels: 16 }));

@@ -5,6 +5,7 @@
  * the original file.
  */
 import { describe, expect, it } from 'vitest';
+import { benchImport, exporterStyleOnnx } from '../graphs/bench.js';
 import { importOnnx } from '../graphs/onnx/import.js';
 import { evaluate } from '../graphs/reference.js';
 import { randomInputs } from '../graphs/weights.js';
@@ -98,6 +99,18 @@ describe('shape computations fold away at import', () => {
       for (const name of ['y', 'z', 'w'])
         expect(relErr(ref.get(name) as Float32Array, orig.get(name)?.data as Float32Array), `${name} at opset ${opset}`).toBeLessThan(1e-5);
     }
+  });
+
+  it('the import bench file (the dynamic-reshape idiom, repeated) folds to 4 IR nodes per 8 and computes what onnxruntime computes', async () => {
+    const bytes = exporterStyleOnnx(80);
+    const g = importOnnx(bytes, 'bench.onnx', { batch: 3 });
+    expect(g.nodes.length).toBe(40);
+    expect(new Set(g.nodes.map((n) => n.op))).toEqual(new Set(['Reshape', 'MatMul', 'Add', 'Relu']));
+    const inputs = randomInputs(g, 1);
+    const orig = await runOrt(bytes, g, inputs);
+    const out = g.outputs[0].name;
+    expect(relErr(evaluate(g, inputs).get(out) as Float32Array, orig.get(out)?.data as Float32Array)).toBeLessThan(1e-5);
+    expect(benchImport(800)).toMatchObject({ onnxNodes: 800, irNodes: 400 });
   });
 
   it('another input shape folds to another graph', () => {

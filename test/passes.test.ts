@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graphs/builder.js';
 import type { Graph } from '../graphs/ir.js';
 import { exportOnnx } from '../graphs/onnx/export.js';
-import { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm, fuseEpilogues, optimizeGraph } from '../graphs/passes/index.js';
+import { eliminateDeadCode, eliminateIdentities, foldConvBatchNorm, fuseEpilogues, fuseGelus, fuseLayerNorms, optimizeGraph } from '../graphs/passes/index.js';
 import { materializeWeights, randomInputs } from '../graphs/weights.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { cli } from './cli-helpers.js';
@@ -80,6 +80,7 @@ describe('graph optimisation passes', () => {
     const all = optimizeGraph(g);
     expect(all.passes.map((p) => [p.pass, p.nodesBefore, p.nodesAfter])).toEqual([
       ['identity elimination', 7, 5],
+      ['layernorm and gelu pattern fusion', 5, 5],
       ['conv + batchnorm folding', 5, 5],
       ['epilogue fusion (residual add, activation)', 5, 4],
       ['dead-code elimination', 4, 3],
@@ -121,14 +122,46 @@ describe('graph optimisation passes', () => {
     expect(conv.nodes[0].outputs).toEqual(g.nodes.find((n) => n.id === 'r')?.outputs);
   });
 
+  it('LayerNorm and GELU written out op by op fuse back into one operator each, outputs unchanged', async () => {
+    const b = new GraphBuilder('decomposed');
+    const x = b.input('x', [2, 5, 8]);
+    const one = (op: string, ins: string[], attrs: Record<string, number[] | number> = {}) => b.op(op as never, ins, attrs)[0];
+    const ln = (h: string, affine: boolean) => {
+      const d = b.sub(h, b.reduceMean(h, [-1], true));
+      const v = b.reduceMean(one('Pow', [d, b.constant(2)]), [-1], true);
+      const n = b.div(d, one('Sqrt', [b.add(v, b.constant(1e-5))]));
+      if (!affine) return n;
+      const gamma = b.param(`g${h}`, [8], 'gamma', { data: Float32Array.from({ length: 8 }, (_, i) => 0.5 + i / 8) });
+      const beta = b.param(`b${h}`, [8], 'beta', { data: Float32Array.from({ length: 8 }, (_, i) => i / 10 - 0.3) });
+      return b.add(b.mul(n, gamma), beta);
+    };
+    const geluA = (h: string) => b.mul(b.mul(h, b.add(one('Erf', [b.div(h, b.constant(Math.SQRT2))]), b.constant(1))), b.constant(0.5));
+    const geluB = (h: string) => b.mul(b.mul(h, b.constant(0.5)), b.add(b.constant(1), one('Erf', [b.mul(h, b.constant(Math.SQRT1_2))])));
+    const h1 = geluA(ln(x, true));
+    const h2 = geluB(ln(b.add(b.matmul(h1, b.param('w', [8, 8], 'weight')), b.param('wb', [8], 'bias')), false));
+    b.output(h2);
+    const g = materializeWeights(b.build(), { seed: 0 });
+    const f = fuseGelus(fuseLayerNorms(g));
+    expect(f.nodes.map((n) => n.op)).toEqual(['LayerNormalization', 'Gelu', 'MatMul', 'Add', 'LayerNormalization', 'Gelu']);
+    expect(f.nodes[0].attrs).toEqual({ axis: 2, epsilon: 1e-5 });
+    expectClose(await ortOutputs(eliminateDeadCode(f)), await ortOutputs(g));
+    // A mean over other axes than the trailing ones is no LayerNorm: left alone.
+    const c = new GraphBuilder('not_ln');
+    const y = c.input('y', [2, 5, 8]);
+    const d = c.sub(y, c.reduceMean(y, [1], true));
+    c.output(c.div(d, c.op('Sqrt', [c.add(c.reduceMean(c.mul(d, d), [1], true), c.constant(1e-5))])[0]));
+    const other = materializeWeights(c.build(), { seed: 0 });
+    expect(fuseLayerNorms(other)).toBe(other);
+  });
+
   it('Inception-v3 goes from 313 operators to 125, about the 119 IOS schedules; graph --optimize reports each pass', async () => {
     const g = buildModel('inception_v3', {});
     expect(g.nodes.length).toBe(313);
     const o = optimizeGraph(g);
-    expect(o.passes.map((p) => p.nodesAfter)).toEqual([313, 219, 125, 125]);
+    expect(o.passes.map((p) => p.nodesAfter)).toEqual([313, 313, 219, 125, 125]);
     const out = JSON.parse(await cli('graph', 'inception_v3', '--optimize', '--json'));
     expect(out.nodes).toBe(125);
-    expect(out.passes[1]).toEqual({ pass: 'conv + batchnorm folding', nodesBefore: 313, nodesAfter: 219 });
-    expect(out.passes[2]).toEqual({ pass: 'epilogue fusion (residual add, activation)', nodesBefore: 219, nodesAfter: 125 });
+    expect(out.passes[2]).toEqual({ pass: 'conv + batchnorm folding', nodesBefore: 313, nodesAfter: 219 });
+    expect(out.passes[3]).toEqual({ pass: 'epilogue fusion (residual add, activation)', nodesBefore: 219, nodesAfter: 125 });
   });
 });

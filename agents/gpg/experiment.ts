@@ -6,6 +6,7 @@
  */
 import type { CostModel } from '../../graphs/cost/model.js';
 import type { Graph } from '../../graphs/ir.js';
+import { optimizeGraph } from '../../graphs/passes/index.js';
 import { buildModel } from '../../graphs/zoo/index.js';
 import { randwire } from '../../graphs/zoo/randwire.js';
 import { type CompareRow, compareWithIos } from './compare.js';
@@ -24,6 +25,9 @@ export interface GpgExperimentOptions {
   /** Held-out graphs: RandWire seeds (none may be in training) and zoo names. */
   randwireTest?: number[];
   zooTest?: string[];
+  /** Train and compare on the optimised graphs (graphs/passes: folded BatchNorm, fused epilogues),
+   *  as `topsched partition` searches them. Default true. */
+  optimize?: boolean;
   /** Save the trained policy here (checkpoint folder). */
   out?: string;
   onLog?: (log: IterationLog) => void;
@@ -37,6 +41,8 @@ export interface GpgExperimentResult {
   /** The same for the untrained prior (initial weights), to show what training adds. */
   prior: { graph: string; gpgMs: number; gpgOverIos: number }[];
   trainWallMs: number;
+  /** The parameters kept by model selection on the training graphs (GpgTrainConfig.keepBest). */
+  selected?: { iteration: number; greedyRatio: number };
 }
 
 export function runGpgExperiment(o: GpgExperimentOptions): GpgExperimentResult {
@@ -46,15 +52,16 @@ export function runGpgExperiment(o: GpgExperimentOptions): GpgExperimentResult {
   const rwTest = o.randwireTest ?? [100, 101, 102];
   const overlap = rwTest.filter((s) => rwTrain.includes(s) || rwSmall.includes(s));
   if (overlap.length) throw new Error(`gpg experiment: RandWire seeds [${overlap}] are both trained on and held out`);
+  const prepare = (g: Graph): Graph => (o.optimize === false ? g : optimizeGraph(g).graph);
   const train: Graph[] = [
     ...zooTrain.map((n) => buildModel(n, {})),
     ...rwTrain.map((seed) => randwire({ seed })),
     ...rwSmall.map((seed) => ({ ...randwire({ seed, nodes: 12 }), name: `randwire_n12_s${seed}` })),
-  ];
+  ].map(prepare);
   const test: Graph[] = [
     ...rwTest.map((seed) => ({ ...randwire({ seed }), name: `randwire_s${seed}` })),
     ...(o.zooTest ?? ['nasnet_mobile']).map((n) => buildModel(n, {})),
-  ];
+  ].map(prepare);
 
   const policy = new GpgPolicy(o.policy);
   const prior = new GpgPolicy(o.policy);
@@ -69,7 +76,7 @@ export function runGpgExperiment(o: GpgExperimentOptions): GpgExperimentResult {
       const ms = prior.partition(g, o.cost).latencyMs;
       return { graph: g.name, gpgMs: ms, gpgOverIos: ms / trained[i].iosMs };
     });
-    return { trainedOn: train.map((g) => g.name), log, trained, prior: priorRows, trainWallMs };
+    return { trainedOn: train.map((g) => g.name), log, trained, prior: priorRows, trainWallMs, selected: trainer.selected };
   } finally {
     policy.dispose();
     prior.dispose();

@@ -36,9 +36,24 @@ export interface GpgTrainConfig {
   entropy: number;
   /** Global gradient-norm clip of each update. */
   gradClip: number;
+  /**
+   * Model selection on the training graphs: at the end of `train`, restore the parameters whose
+   * greedy evaluation (every `evalEvery` iterations, and before the first update) was best, so a
+   * run whose updates drift never ends worse on its own training set than where it started.
+   */
+  keepBest: boolean;
 }
 
-export const GPG_TRAIN_DEFAULTS: GpgTrainConfig = { seed: 0, iterations: 100, rollouts: 8, graphsPerIteration: 4, lr: 3e-3, entropy: 1e-2, gradClip: 1 };
+export const GPG_TRAIN_DEFAULTS: GpgTrainConfig = {
+  seed: 0,
+  iterations: 100,
+  rollouts: 8,
+  graphsPerIteration: 4,
+  lr: 3e-3,
+  entropy: 1e-2,
+  gradClip: 1,
+  keepBest: true,
+};
 
 export interface TrainGraph {
   input: GraphInput;
@@ -180,15 +195,29 @@ export class GpgTrainer {
   /** Runs `iterations` updates; `onLog` sees each (with a greedy evaluation every `evalEvery`). */
   train(iterations = this.cfg.iterations, onLog?: (log: IterationLog) => void, evalEvery = 10): IterationLog[] {
     const out: IterationLog[] = [];
+    const mean = () => {
+      const ev = this.evaluate();
+      return ev.reduce((a, b) => a + b, 0) / ev.length;
+    };
+    const snapshot = (ratio: number) => ({ ratio, iteration: this.iteration, gnn: this.policy.gnn.host.slice(), head: this.policy.head.host.slice() });
+    let best = this.cfg.keepBest && evalEvery > 0 ? snapshot(mean()) : undefined;
     for (let i = 0; i < iterations; i++) {
       const log = this.step();
       if (evalEvery > 0 && (this.iteration % evalEvery === 0 || i === iterations - 1)) {
-        const ev = this.evaluate();
-        log.greedyRatio = ev.reduce((a, b) => a + b, 0) / ev.length;
+        log.greedyRatio = mean();
+        if (best && log.greedyRatio < best.ratio) best = snapshot(log.greedyRatio);
       }
       out.push(log);
       onLog?.(log);
     }
+    if (best && best.iteration !== this.iteration) {
+      this.policy.gnn.setParams(best.gnn);
+      this.policy.head.setParams(best.head);
+    }
+    this.selected = best ? { iteration: best.iteration, greedyRatio: best.ratio } : undefined;
     return out;
   }
+
+  /** The evaluation `train` kept (keepBest): its iteration (0 = the initial weights) and ratio. */
+  selected?: { iteration: number; greedyRatio: number };
 }

@@ -13,6 +13,7 @@ import { modelSharing } from '../reproduce/model-sharing.js';
 import { multiModelServing } from '../reproduce/multi-model-serving.js';
 import { parallelModes } from '../reproduce/parallel-modes.js';
 import { partitionSearch } from '../reproduce/partition-search.js';
+import { realModels } from '../reproduce/real-models.js';
 import { perLayerBatching } from '../reproduce/per-layer-batching.js';
 import { reproduce } from '../reproduce/run-all.js';
 import { searchCost } from '../reproduce/search-cost.js';
@@ -27,6 +28,14 @@ export const EXPERIMENTS: Experiment[] = [
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: async (outDir, log) => {
       await partitionSearch({ out: join(outDir, 'partition-search.md'), log });
+    },
+  },
+  {
+    name: 'real-models',
+    minutes: 1.5,
+    description: 'the npm-shipped ONNX corpus: import time and operator counts, native CPU vs onnxruntime-node agreement and batch-1 latency',
+    run: async (outDir, log) => {
+      await realModels({ out: join(outDir, 'real-models.md'), log });
     },
   },
   {

@@ -12,6 +12,7 @@
  */
 import { inferGraph } from '../infer.js';
 import type { Attrs, Graph, Initializer, Node, OpType } from '../ir.js';
+import { shortFloat } from '../onnx/proto.js';
 
 interface Index {
   producer: Map<string, Node>;
@@ -140,7 +141,7 @@ function matchLayerNorm(ix: Index, last: Node): Match | undefined {
   const inputs = [x, scale, ...(beta ? [reshaped(beta, 'beta')] : [])];
   return {
     nodes: [rm, sub, sq, rv, addEps, sqrt, node, ...nodes.reverse()],
-    fused: { op: 'LayerNormalization', inputs, attrs: { axis: axes[0], epsilon: eps } },
+    fused: { op: 'LayerNormalization', inputs, attrs: { axis: axes[0], epsilon: shortFloat(eps) } },
     added,
   };
 }
@@ -185,7 +186,8 @@ function fuse(graph: Graph, match: (ix: Index, last: Node) => Match | undefined)
   const taken = new Set<string>();
   const replace = new Map<string, Node>();
   const added: Initializer[] = [];
-  for (const n of graph.nodes) {
+  // Last nodes first: the longest pattern (with its affine tail) claims its nodes before a shorter one.
+  for (const n of [...graph.nodes].reverse()) {
     const m = match(ix, n);
     if (!m || m.nodes.some((p) => taken.has(p.id))) continue;
     for (const p of m.nodes) taken.add(p.id);
