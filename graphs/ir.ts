@@ -64,6 +64,8 @@ export const OP_TYPES = [
   'HardSwish',
   'Slice',
   'InstanceNormalization',
+  'LSTM',
+  'GRU',
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
 

@@ -327,7 +327,10 @@ const pad: Rule = (node, ins) => {
   const pads = attrInts(node, 'pads');
   if (pads.length !== 2 * x.length) fail(node, `pads [${pads}] need ${2 * x.length} values`);
   const mode = attrStr(node, 'mode', 'constant');
-  if (mode !== 'constant') fail(node, `mode '${mode}' is not supported (constant)`);
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') fail(node, `mode '${mode}' is not supported (constant, reflect, edge)`);
+  if (mode !== 'constant' && pads.some((p) => p < 0)) fail(node, `mode '${mode}' with negative pads [${pads}] is not supported`);
+  if (mode === 'reflect' && x.some((d, i) => pads[i] >= d || pads[i + x.length] >= d))
+    fail(node, `reflect pads [${pads}] must be smaller than the input dims [${x}]`);
   const out = x.map((d, i) => d + pads[i] + pads[i + x.length]);
   if (out.some((d) => d <= 0)) fail(node, `pads [${pads}] leave an empty tensor`);
   return { shapes: [out], dtypes: ['float32'], macs: 0, extraFlops: 0 };
@@ -410,6 +413,39 @@ const instanceNorm: Rule = (node, ins) => {
   return { shapes: [x.slice()], dtypes: ['float32'], macs: 0, extraFlops: 8 * numel(x) };
 };
 
+/**
+ * LSTM / GRU (ONNX, layout 0, default activations Sigmoid/Tanh). Inputs as the importer fills them:
+ * X [seq, batch, input], W [dirs, G·hidden, input], R [dirs, G·hidden, hidden], B [dirs, 2·G·hidden],
+ * initial_h [dirs, batch, hidden], LSTM also initial_c and optionally peepholes P [dirs, 3·hidden]
+ * (G = 4 for LSTM, 3 for GRU). Outputs Y [seq, dirs, batch, hidden], Y_h, LSTM also Y_c.
+ */
+const recurrent: Rule = (node, ins) => {
+  const lstm = node.op === 'LSTM';
+  arity(node, ins, lstm ? 6 : 5, lstm ? 7 : 5);
+  const [x, w, r, b, h0] = ins;
+  if (x.shape.length !== 3) fail(node, `X must be [seq, batch, input], got [${x.shape}]`);
+  const [seq, batch, input] = x.shape;
+  const hidden = attrInt(node, 'hidden_size');
+  const direction = attrStr(node, 'direction', 'forward');
+  if (!['forward', 'reverse', 'bidirectional'].includes(direction)) fail(node, `direction '${direction}' is not forward, reverse or bidirectional`);
+  const dirs = direction === 'bidirectional' ? 2 : 1;
+  const g = lstm ? 4 : 3;
+  const want = (t: OpInput, name: string, shape: number[]) => {
+    if (t.shape.join() !== shape.join()) fail(node, `${name} has shape [${t.shape}], expected [${shape}]`);
+  };
+  want(w, 'W', [dirs, g * hidden, input]);
+  want(r, 'R', [dirs, g * hidden, hidden]);
+  want(b, 'B', [dirs, 2 * g * hidden]);
+  want(h0, 'initial_h', [dirs, batch, hidden]);
+  if (lstm) want(ins[5], 'initial_c', [dirs, batch, hidden]);
+  if (ins[6]) want(ins[6], 'P', [dirs, 3 * hidden]);
+  if (node.outputs.length !== (lstm ? 3 : 2)) fail(node, `has ${node.outputs.length} outputs, expected ${lstm ? 'Y, Y_h, Y_c' : 'Y, Y_h'}`);
+  const state = [dirs, batch, hidden];
+  const shapes = [[seq, dirs, batch, hidden], state, ...(lstm ? [state] : [])];
+  const macs = seq * dirs * batch * g * hidden * (input + hidden);
+  return { shapes, dtypes: f32(shapes), macs, extraFlops: seq * dirs * batch * hidden * (lstm ? 20 : 16) };
+};
+
 /** PRelu: the slope broadcasts to the input (unidirectionally). */
 const prelu: Rule = (node, ins) => {
   const r = binary(node, ins);
@@ -488,6 +524,8 @@ export const OP_RULES: Record<OpType, Rule> = {
   HardSwish: unary(4),
   Slice: slice,
   InstanceNormalization: instanceNorm,
+  LSTM: recurrent,
+  GRU: recurrent,
 };
 
 /** Whether the IR knows an operator type. */

@@ -8,6 +8,7 @@
 import { epilogueOf, withoutEpilogue } from './epilogue.js';
 import { type Graph, GraphError, type Node, numel } from './ir.js';
 import { sliceAxis } from './ops.js';
+import { recurrentReference } from './reference-rnn.js';
 import { materializeWeights, type TensorData } from './weights.js';
 
 interface Tensor {
@@ -294,6 +295,12 @@ function runNode(node: Node, ins: Tensor[]): TensorData[] {
       }
       return [y];
     }
+    case 'LSTM':
+    case 'GRU':
+      return recurrentReference(
+        node,
+        ins.map((_, k) => ({ shape: ins[k].shape, data: f(k) })),
+      );
     default:
       return [heavy(node, ins, f, where)];
   }
@@ -498,6 +505,28 @@ function heavy(node: Node, ins: Tensor[], f: (k: number) => Float32Array, where:
       const x = f(0);
       const xs = ins[0].shape;
       const pads = a.pads as number[];
+      const mode = (a.mode as string | undefined) ?? 'constant';
+      if (mode !== 'constant') {
+        // Each output index maps to one input index: mirrored (reflect) or clamped (edge).
+        const src = (o: number, d: number) => {
+          const i = o - pads[d];
+          const n = xs[d];
+          if (mode === 'edge') return Math.min(n - 1, Math.max(0, i));
+          return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
+        };
+        const st = stridesOf(xs);
+        const ctr = new Array(out.length).fill(0);
+        for (let k = 0; k < y.length; k++) {
+          let off = 0;
+          for (let d = 0; d < out.length; d++) off += src(ctr[d], d) * st[d];
+          y[k] = x[off];
+          for (let d = out.length - 1; d >= 0; d--) {
+            if (++ctr[d] < out[d]) break;
+            ctr[d] = 0;
+          }
+        }
+        return y;
+      }
       y.fill((a.value as number | undefined) ?? 0);
       const st = stridesOf(out);
       const r = xs.length;

@@ -37,7 +37,8 @@
         "src/cpu/dnnl_linear.cpp",
         "src/cpu/dnnl_misc.cpp",
         "src/cpu/own_basic.cpp",
-        "src/cpu/own_spatial.cpp"
+        "src/cpu/own_spatial.cpp",
+        "src/cpu/own_rnn.cpp"
       ],
       "link_settings": {
         "libraries": ["-ldnnl", "-fopenmp"]

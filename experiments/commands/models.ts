@@ -8,7 +8,7 @@ import { saveOnnxFile } from '../../graphs/onnx/export.js';
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { buildModel, ZOO } from '../../graphs/zoo/index.js';
 import { printJson, si, table } from '../format.js';
-import { INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
+import { INPUT_SHAPE_HELP, INPUT_VALUE_HELP, inputShapeOption, inputValueOption, intOption } from './options.js';
 
 export function registerModels(program: Command): void {
   program
@@ -51,6 +51,7 @@ export function registerModels(program: Command): void {
     .description('summarise a zoo model or an .onnx/.json file; optionally write it as topsched JSON or ONNX')
     .option('--batch <n>', 'batch size', intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
+    .option('--input-value <name=values>', INPUT_VALUE_HELP, inputValueOption, {})
     .option('--resolution <px>', 'input side for zoo image models', intOption('--resolution'))
     .option('--seed <n>', 'seed for random structure (randwire) and exported weights', intOption('--seed'), 0)
     .option('--out <file>', 'write the graph: .json (topsched IR) or .onnx (seeded random weights unless the graph has its own)')
@@ -67,6 +68,7 @@ export function registerModels(program: Command): void {
         opts: {
           batch?: number;
           inputShape: Record<string, number[]>;
+          inputValue: Record<string, number[]>;
           resolution?: number;
           seed: number;
           out?: string;
@@ -75,7 +77,13 @@ export function registerModels(program: Command): void {
           json?: boolean;
         },
       ) => {
-        const resolved = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, resolution: opts.resolution, seed: opts.seed });
+        const resolved = resolveModel(spec, {
+          batch: opts.batch,
+          inputShapes: opts.inputShape,
+          inputValues: opts.inputValue,
+          resolution: opts.resolution,
+          seed: opts.seed,
+        });
         const optimized = opts.optimize ? optimizeGraph(resolved, { seed: opts.seed }) : null;
         const graph = optimized?.graph ?? resolved;
         if (opts.out) {

@@ -12,7 +12,7 @@ import { type PartitionMethod, partition } from '../../graphs/partition/index.js
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { type Schedule, scheduleFromString, validateSchedule } from '../../graphs/schedule.js';
 import { NativeExecutor, type NativeExecutorOptions } from '../../native/index.js';
-import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
+import { choiceOption, INPUT_SHAPE_HELP, INPUT_VALUE_HELP, inputShapeOption, inputValueOption, intOption } from './options.js';
 
 export const BACKENDS = ['cpu', 'cuda'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -24,6 +24,8 @@ export interface TargetOptions {
   batch?: number;
   /** Shapes of dynamic ONNX inputs (`--input-shape`). */
   inputShape?: Record<string, number[]>;
+  /** Fixed values of ONNX inputs (`--input-value`). */
+  inputValue?: Record<string, number[]>;
   cost?: string;
   timeBudget: number;
   seed: number;
@@ -51,6 +53,7 @@ export function addTargetOptions(cmd: Command, o: { optimizeByDefault: boolean }
     .option('--schedule <s>', `a schedule JSON file (topsched partition --out), or a method to search one: ${SCHEDULE_METHODS.join(' | ')}`, 'ios-dp')
     .option('--batch <n>', "batch size (default: the model's, or the schedule file's)", intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
+    .option('--input-value <name=values>', INPUT_VALUE_HELP, inputValueOption, {})
     .option('--cost <spec>', 'cost model of the schedule search (default roofline:cpu-2core on cpu, roofline:v100 on cuda)')
     .option('--time-budget <ms>', 'ios-dp: wall-clock budget of the search; parts past it are scheduled greedily', intOption('--time-budget'), 10_000)
     .option('--seed <n>', "seed of the materialized weights and inputs (and of randwire's structure)", intOption('--seed', 0), 0)
@@ -65,7 +68,7 @@ export function addTargetOptions(cmd: Command, o: { optimizeByDefault: boolean }
 /** Resolves the model and its schedule; every bad value is an error naming it. */
 export function resolveTarget(spec: string, o: TargetOptions): Target {
   if ((SCHEDULE_METHODS as readonly string[]).includes(o.schedule)) {
-    const imported = resolveModel(spec, { batch: o.batch, inputShapes: o.inputShape, seed: o.seed });
+    const imported = resolveModel(spec, { batch: o.batch, inputShapes: o.inputShape, inputValues: o.inputValue, seed: o.seed });
     const graph = o.optimize ? optimizeGraph(imported, { seed: o.seed }).graph : imported;
     const costSpec = o.cost ?? (o.backend === 'cuda' ? 'roofline:v100' : 'roofline:cpu-2core');
     const cost = costModelFromSpec(costSpec);
@@ -83,7 +86,7 @@ export function resolveTarget(spec: string, o: TargetOptions): Target {
   const schedule = scheduleFromString(text, o.schedule);
   if (o.batch !== undefined && schedule.batch !== o.batch)
     throw new Error(`${o.schedule}: the schedule is for batch ${schedule.batch}, --batch is ${o.batch} (search one for this batch with topsched partition)`);
-  const imported = resolveModel(spec, { batch: schedule.batch, inputShapes: o.inputShape, seed: o.seed });
+  const imported = resolveModel(spec, { batch: schedule.batch, inputShapes: o.inputShape, inputValues: o.inputValue, seed: o.seed });
   const graph = schedule.optimized ? optimizeGraph(imported, { seed: o.seed }).graph : imported;
   return { graph, schedule: validateSchedule(graph, schedule, o.schedule), scheduleSource: o.schedule, cost: null };
 }

@@ -1,6 +1,6 @@
 /** Option parsers that reject bad values with the option's name (commander shows the message). */
 import { InvalidArgumentError } from 'commander';
-import { parseInputShape } from '../../graphs/onnx/import.js';
+import { parseInputShape, parseInputValue } from '../../graphs/onnx/import.js';
 
 export function intOption(name: string, min = 1) {
   return (value: string): number => {
@@ -42,5 +42,20 @@ export function inputShapeOption(value: string, previous: Record<string, number[
   if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`--input-shape gives '${name}' twice`);
   return { ...previous, [name]: dims };
 }
+
+export function inputValueOption(value: string, previous: Record<string, number[]> = {}): Record<string, number[]> {
+  let parsed: [string, number[]];
+  try {
+    parsed = parseInputValue(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  const [name, values] = parsed;
+  if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`--input-value gives '${name}' twice`);
+  return { ...previous, [name]: values };
+}
+
+export const INPUT_VALUE_HELP =
+  'a fixed value of an ONNX input, repeatable: name=v0,v1,… (the input becomes a constant, so what reads it folds, e.g. sr=16000)';
 
 export const INPUT_SHAPE_HELP = 'shape of a dynamic ONNX input, repeatable: name=d0,d1,… (binds its symbolic dims for every input sharing them)';

@@ -7,7 +7,7 @@ import { partition } from '../../graphs/partition/index.js';
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
 import { ms, printJson } from '../format.js';
-import { choiceOption, INPUT_SHAPE_HELP, inputShapeOption, intOption } from './options.js';
+import { choiceOption, INPUT_SHAPE_HELP, INPUT_VALUE_HELP, inputShapeOption, inputValueOption, intOption } from './options.js';
 
 const METHODS = ['sequential', 'greedy', 'ios-dp'] as const;
 
@@ -30,6 +30,7 @@ export function registerPartition(program: Command): void {
     .option('--cost <spec>', 'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed]', 'roofline:v100')
     .option('--batch <n>', "batch size (default: the model's)", intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
+    .option('--input-value <name=values>', INPUT_VALUE_HELP, inputValueOption, {})
     .option('--seed <n>', 'seed for models with random structure (randwire)', intOption('--seed', 0), 0)
     .option('--no-optimize', 'search on the graph as imported, without the optimisation passes (folded BatchNorm, fused epilogues)')
     .option('--out <file>', 'write the schedule JSON here')
@@ -52,6 +53,7 @@ export function registerPartition(program: Command): void {
           cost: string;
           batch?: number;
           inputShape: Record<string, number[]>;
+          inputValue: Record<string, number[]>;
           seed: number;
           optimize: boolean;
           out?: string;
@@ -59,7 +61,7 @@ export function registerPartition(program: Command): void {
         },
       ) => {
         // As IOS and TensorRT see a network: BatchNorm folded, activations fused into their producers.
-        const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, seed: opts.seed });
+        const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, inputValues: opts.inputValue, seed: opts.seed });
         const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
         const graph = optimized?.graph ?? imported;
         const cost = costModelFromSpec(opts.cost);

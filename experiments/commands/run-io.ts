@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from '../../graphs/ir.js';
+import { readFileBounded } from '../../graphs/limits.js';
 import { type NpyTensor, readNpy, writeNpy } from '../../graphs/npy.js';
 import { exportOnnx } from '../../graphs/onnx/export.js';
+import { onnx } from '../../graphs/onnx/proto.js';
 import type { ModelHandle } from '../../native/index.js';
 
 type TensorData = Float32Array | BigInt64Array;
@@ -112,7 +114,7 @@ export async function checkAgainstOrt(
   model: ModelHandle,
   inputs: Record<string, TensorData>,
   outputs: Record<string, TensorData>,
-  o: { atol: number; rtol: number },
+  o: { atol: number; rtol: number; inputValues?: Record<string, number[]> },
 ): Promise<OutputCheck[]> {
   const graph = model.graph;
   const source = /\.onnx$/i.test(spec) ? spec : exportOnnx(graph, { seed: model.seed });
@@ -123,6 +125,22 @@ export async function checkAgainstOrt(
       const data = inputs[v.name] ?? model.inputs[i];
       feeds[v.name] = new ort.Tensor(v.dtype === 'int64' ? 'int64' : 'float32', data, v.shape);
     });
+    // Inputs fixed with --input-value are constants in our graph but still inputs of the file.
+    if (typeof source === 'string' && o.inputValues && Object.keys(o.inputValues).length) {
+      const declared = onnx.ModelProto.decode(readFileBounded(source, 'ONNX model')).graph?.input ?? [];
+      for (const [name, values] of Object.entries(o.inputValues)) {
+        const tt = declared.find((d) => d.name === name)?.type?.tensorType;
+        const dims = (tt?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0) || values.length);
+        feeds[name] =
+          tt?.elemType === 7
+            ? new ort.Tensor(
+                'int64',
+                BigInt64Array.from(values, (v) => BigInt(v)),
+                dims,
+              )
+            : new ort.Tensor('float32', Float32Array.from(values), dims);
+      }
+    }
     const res = await session.run(feeds);
     return graph.outputs.map((v, k) => {
       const ref = res[session.outputNames[k]];

@@ -35,6 +35,7 @@ interface RunOpts {
   trace?: string;
   json?: boolean;
   inputShape: Record<string, number[]>;
+  inputValue: Record<string, number[]>;
   input: Record<string, string>;
   outputDir?: string;
   check?: boolean;
@@ -128,7 +129,7 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
 
   const outputs = last.tasks[0].outputs ?? {};
   const written = opts.outputDir ? writeOutputs(opts.outputDir, model.graph, outputs) : [];
-  const checks = opts.check ? await checkAgainstOrt(spec, model, inputs, outputs, { atol: opts.atol, rtol: opts.rtol }) : null;
+  const checks = opts.check ? await checkAgainstOrt(spec, model, inputs, outputs, { atol: opts.atol, rtol: opts.rtol, inputValues: opts.inputValue }) : null;
   if (checks?.some((c) => !c.ok)) process.exitCode = 1;
 
   const summary = {

@@ -132,7 +132,7 @@ export async function partitionSearch(opts: PartitionSearchOptions = {}): Promis
     '# Partition search: sequential vs greedy vs IOS dynamic programming',
     '',
     'Predicted latency (ms, batch 1) of each zoo model under the cost model named in the section, and the',
-    "statistics of the IOS DP search, on the optimised graph that `topsched partition` searches by default (graphs/passes:",
+    'statistics of the IOS DP search, on the optimised graph that `topsched partition` searches by default (graphs/passes:',
     'BatchNorm folded into its Conv, activations and residual Adds fused into their producers; IOS schedules Inception-v3 as',
     '119 operators, Conv+BN+ReLU being one) and, in a second table per section, on the graph as imported',
     '(r = 3 ops per group, s = 8 groups per stage, blocks cut into parts of at most 50 ops;',

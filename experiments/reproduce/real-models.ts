@@ -37,6 +37,7 @@ export interface RealModelRow {
   package: string;
   license: string;
   inputShapes: Record<string, number[]>;
+  inputValues: Record<string, number[]>;
   onnxNodes: number;
   irNodes: number;
   optimizedNodes: number;
@@ -66,11 +67,18 @@ function countNodes(bytes: Uint8Array): number {
   return walk(onnx.ModelProto.decode(bytes).graph?.node as Nodes);
 }
 
-async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData>, threads: number, runs: number) {
+async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData>, fixed: Record<string, number[]>, threads: number, runs: number) {
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const v of graph.inputs) feeds[v.name] = new ort.Tensor(v.dtype, inputs.get(v.name) as Float32Array, v.shape);
+    // Inputs fixed at deployment (--input-value) are constants of our graph, inputs of the file.
+    for (const [name, values] of Object.entries(fixed))
+      feeds[name] = new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(v)),
+        [],
+      );
     const samples: number[] = [];
     let outputs: ort.InferenceSession.OnnxValueMapType = {};
     for (let i = 0; i < runs + 2; i++) {
@@ -90,7 +98,7 @@ async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData
 async function measure(m: CorpusModel, file: string, runs: number, log: (l: string) => void): Promise<RealModelRow> {
   const bytes = readFileSync(file);
   let t = performance.now();
-  const imported = importOnnx(bytes, file, { inputShapes: m.inputShapes });
+  const imported = importOnnx(bytes, file, { inputShapes: m.inputShapes, inputValues: m.inputValues });
   const importMs = performance.now() - t;
   t = performance.now();
   const optimized = optimizeGraph(imported).graph;
@@ -108,8 +116,8 @@ async function measure(m: CorpusModel, file: string, runs: number, log: (l: stri
   } finally {
     ex.close();
   }
-  const ort1 = await ortRun(file, imported, inputs, 1, runs);
-  const ort2 = await ortRun(file, imported, inputs, 2, runs);
+  const ort1 = await ortRun(file, imported, inputs, m.inputValues ?? {}, 1, runs);
+  const ort2 = await ortRun(file, imported, inputs, m.inputValues ?? {}, 2, runs);
   const check = optimized.outputs.map((o, k) => {
     const c = compareTensors(mine[k], ort1.outputs[k], 0, 0);
     let peak = 0;
@@ -133,6 +141,7 @@ async function measure(m: CorpusModel, file: string, runs: number, log: (l: stri
     package: `${m.package}@${m.version}/${m.file}`,
     license: m.license,
     inputShapes: m.inputShapes,
+    inputValues: m.inputValues ?? {},
     onnxNodes: countNodes(bytes),
     irNodes: imported.nodes.length,
     optimizedNodes: optimized.nodes.length,
@@ -173,9 +182,10 @@ export async function realModels(opts: RealModelsOptions = {}): Promise<RealMode
       ['model', 'input', 'ONNX nodes', 'IR nodes', 'optimised', 'import ms', 'max abs err', 'err / max|ref|'],
       rows.map((r) => [
         r.model,
-        Object.entries(r.inputShapes)
-          .map(([k, v]) => `${k}=${v.join(',')}`)
-          .join(' ') || '(fixed)',
+        [
+          ...Object.entries(r.inputShapes).map(([k, v]) => `${k}=${v.join(',')}`),
+          ...Object.entries(r.inputValues).map(([k, v]) => `value ${k}=${v.join(',')}`),
+        ].join(' ') || '(fixed)',
         r.onnxNodes,
         r.irNodes,
         r.optimizedNodes,

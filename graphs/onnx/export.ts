@@ -159,6 +159,11 @@ export function exportOnnx(graph: Graph, { opset = MAX_OPSET, seed = 0 }: Export
         else inputs.push(roi, opset < 13 ? constant(node, 'scales', [0], f32([])) : '', constant(node, 'sizes', [out.length], i64(out)));
         break;
       }
+      case 'LSTM':
+      case 'GRU':
+        // ONNX's fifth input is sequence_lens (the IR runs full sequences): left empty.
+        inputs.splice(4, 0, '');
+        break;
       case 'Slice':
         for (const k of ['starts', 'ends', 'axes', 'steps']) {
           const v = fold(k) as number[] | undefined;

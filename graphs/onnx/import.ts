@@ -34,6 +34,7 @@ import {
   toNum,
   type ValueInfoProto,
 } from './proto.js';
+import { normalizeRecurrent } from './recurrent.js';
 import { docRole, roleOf } from './roles.js';
 
 export interface ImportOptions {
@@ -46,10 +47,32 @@ export interface ImportOptions {
    * the input and the option.
    */
   inputShapes?: Record<string, number[]>;
+  /**
+   * Values of named graph inputs that are fixed for this deployment (`--input-value name=v0,v1,…`,
+   * e.g. a sample rate): the input becomes a constant, so computations and If conditions that read
+   * it fold. Its shape is the model's (bound by `inputShapes` where dynamic); the count must match.
+   */
+  inputValues?: Record<string, number[]>;
 }
 
 /** Largest dim accepted from the command line (sizes are bounded before anything is allocated). */
 const MAX_DIM = 2 ** 31 - 1;
+
+/** Parses one `name=v0,v1,…` (the CLI's --input-value); errors quote the argument. */
+export function parseInputValue(arg: string): [string, number[]] {
+  const at = arg.lastIndexOf('=');
+  const name = at > 0 ? arg.slice(0, at) : '';
+  const values =
+    at > 0
+      ? arg
+          .slice(at + 1)
+          .split(',')
+          .map((v) => (v.trim() === '' ? Number.NaN : Number(v)))
+      : [];
+  if (!name || !values.length || values.some((v) => !Number.isFinite(v)))
+    throw new GraphError(`--input-value ${JSON.stringify(arg)}: expected name=v0,v1,… with finite numbers, e.g. sr=16000`);
+  return [name, values];
+}
 
 /** Parses one `name=d0,d1,…` (the CLI's --input-shape); errors quote the argument. */
 export function parseInputShape(arg: string): [string, number[]] {
@@ -269,6 +292,16 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     opts.inputShapes ?? {},
     where,
   );
+  for (const [name, values] of Object.entries(opts.inputValues ?? {})) {
+    const v = inputs.find((i) => i.name === name);
+    if (!v) throw new GraphError(`--input-value names '${name}', which is not a graph input (inputs: ${inputs.map((i) => i.name).join(', ')})`, where);
+    const n = v.shape.reduce((a, b) => a * b, 1);
+    if (values.length !== n) throw new GraphError(`--input-value ${name} gives ${values.length} values; the input [${v.shape}] holds ${n}`, where);
+    if (v.dtype === 'int64' && values.some((x) => !Number.isSafeInteger(x)))
+      throw new GraphError(`--input-value ${name}: an int64 input takes integers, got ${values}`, where);
+    setConst(name, { shape: v.shape, dtype: v.dtype, data: Float64Array.from(values, (x) => (v.dtype === 'float32' ? Math.fround(x) : x)) });
+    inputs.splice(inputs.indexOf(v), 1);
+  }
   for (const v of inputs) known.set(v.name, { shape: v.shape, dtype: v.dtype });
 
   const protoNodes = sortNodes(g.node ?? [], new Set(known.keys()), where);
@@ -348,7 +381,7 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     nodes.push(node);
   };
 
-  const lower = (pn: NodeProto) => {
+  const lower = (pn: NodeProto, attrOverride?: Attrs) => {
     const op = pn.opType ?? '';
     const label = `node '${pn.name || pn.output?.[0] || '?'}' (${op})`;
     const nodeWhere = `${where}: ${label}`;
@@ -369,6 +402,7 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     const rawAttrs: Attrs = {};
     // Tensor attributes (ConstantOfShape's value) are read by the folder from the proto itself.
     for (const a of pn.attribute ?? []) rawAttrs[a.name ?? ''] = a.t && FOLDABLE.has(op) ? 0 : attrValue(a, nodeWhere);
+    if (attrOverride) Object.assign(rawAttrs, attrOverride);
     // Compute ops on the file's float initializers (weights) stay nodes: they are the model's
     // parameters, and the IR counts and schedules them; derived and integer constants fold.
     if (FOLDABLE.has(op) && !(isOpType(op) && inputs.some((t) => weights.has(t)))) {
@@ -398,6 +432,25 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
       emit('Identity', pn.name, [inputs[0]], [outputs[0]], {}, nodeWhere);
       return;
     }
+    if ((op === 'Conv' || op === 'MaxPool' || op === 'AveragePool') && shapeOf(inputs[0]).length === 3) {
+      lowerOneDimensional(pn, inputs, outputs, rawAttrs, nodeWhere);
+      return;
+    }
+    if (op === 'LSTM' || op === 'GRU') {
+      const form = normalizeRecurrent(op, inputs, outputs, rawAttrs, {
+        where: nodeWhere,
+        shape: shapeOf,
+        constant: foldedOf,
+        fresh: (base) => {
+          let name = base;
+          for (let k = 1; known.has(name) || read.has(name); k++) name = `${base}_${k}`;
+          return name;
+        },
+      });
+      for (const c of form.constants) setConst(c.name, c.value);
+      emit(op, pn.name, form.inputs, form.outputs, form.attrs, nodeWhere);
+      return;
+    }
     const irOp = op === 'Dropout' ? 'Identity' : op;
     if (!isOpType(irOp)) {
       const computed = inputs.filter((t) => t && !foldedOf(t));
@@ -414,6 +467,60 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
       if (read.has(t)) fail(`optional output ${keep + k} ('${t}') is used, which the IR cannot represent`);
     });
     emit(irOp, pn.name, norm.inputs, outputs.slice(0, keep), norm.attrs, nodeWhere);
+  };
+
+  const shapeKnown = (t: string, nodeWhere: string): number[] => {
+    const v = known.get(t);
+    if (!v) throw new GraphError(`reads tensor '${t}' that nothing defines`, nodeWhere);
+    return v.shape;
+  };
+  const freshName = (base: string) => {
+    let name = base;
+    for (let k = 1; known.has(name) || read.has(name); k++) name = `${base}_${k}`;
+    return name;
+  };
+
+  /**
+   * A 1-D Conv / pool (input [N, C, L]) as its 2-D form on a height-1 view: reshape to [N, C, 1, L],
+   * the window attributes with a leading 1 (pads [0, begin, 0, end]), a [O, I, 1, k] view of a
+   * constant weight, and a reshape of the result back to 3-D under the original name.
+   */
+  const lowerOneDimensional = (pn: NodeProto, inputs: string[], outputs: string[], attrs: Attrs, nodeWhere: string) => {
+    const [n, c, l] = shapeKnown(inputs[0], nodeWhere);
+    const x4 = freshName(`${inputs[0]}.as2d`);
+    emit('Reshape', `${pn.name || outputs[0]}/to2d`, [inputs[0]], [x4], { shape: [n, c, 1, l] }, nodeWhere);
+    const a: Attrs = { ...attrs };
+    const lead = (k: string, v: number) => {
+      if (Array.isArray(a[k])) a[k] = [v, ...(a[k] as number[])];
+    };
+    lead('kernel_shape', 1);
+    lead('strides', 1);
+    lead('dilations', 1);
+    if (Array.isArray(a.pads)) {
+      const [b, e] = a.pads as number[];
+      a.pads = [0, b, 0, e];
+    }
+    const ins = [x4, ...inputs.slice(1)];
+    if (pn.opType === 'Conv') {
+      const w = foldedOf(inputs[1]);
+      if (!w) throw new GraphError(`a 1-D Conv needs a constant weight ('${inputs[1]}')`, nodeWhere);
+      const w4 = freshName(`${inputs[1]}.as2d`);
+      setConst(w4, { ...w, shape: [w.shape[0], w.shape[1], 1, w.shape[2]] });
+      if (weights.has(inputs[1])) weights.add(w4);
+      ins[1] = w4;
+    }
+    const y4 = freshName(`${outputs[0]}.as2d`);
+    lower(
+      {
+        ...pn,
+        input: ins,
+        output: [y4, ...outputs.slice(1)],
+        attribute: (pn.attribute ?? []).filter((x) => !['kernel_shape', 'strides', 'dilations', 'pads'].includes(x.name ?? '')),
+      },
+      a,
+    );
+    const y = shapeKnown(y4, nodeWhere);
+    emit('Reshape', `${pn.name || outputs[0]}/to1d`, [y4], [outputs[0]], { shape: [y[0], y[1], y[3]] }, nodeWhere);
   };
 
   /** An If whose condition folds: the taken branch's nodes join the graph, its outputs renamed. */

@@ -195,14 +195,14 @@ export function normalizeNode(op: string, rawInputs: string[], rawAttrs: Attrs, 
       // Values past any dim ("to the end" sentinels such as INT64_MAX) become the dim or −dim − 1,
       // which clamp the same way (and export as int64); the rest stay as written.
       const ax = (axes ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
-      const fit = (v: number, dim: number) => (v > dim ? dim : v < -dim - 1 ? -dim - 1 : v);
+      const bound = (v: number, dim: number) => Math.min(dim, Math.max(-dim - 1, v));
       const st: number[] = [];
       const en: number[] = [];
       ax.forEach((a, i) => {
         if (a < 0 || a >= x.length) fail(`axis ${(axes ?? [])[i]} out of range for rank ${x.length}`);
         if (steps[i] === 0) fail(`step 0 on axis ${a}`);
-        st.push(fit(starts[i], x[a]));
-        en.push(fit(ends[i], x[a]));
+        st.push(bound(starts[i], x[a]));
+        en.push(bound(ends[i], x[a]));
       });
       for (const k of ['starts', 'ends', 'axes', 'steps']) delete attrs[k];
       Object.assign(attrs, { starts: st, ends: en, axes: ax, steps });

@@ -28,6 +28,12 @@ export function roleOf(op: string, pos: number, init: Initializer): { role: Init
       )[pos];
     case 'LayerNormalization':
       return pos === 1 ? { role: 'gamma', trainable: true } : pos === 2 ? { role: 'beta', trainable: true } : undefined;
+    case 'LSTM':
+    case 'GRU':
+      if (pos === 1 || pos === 2) return { role: 'weight', trainable: true };
+      if (pos === 3) return { role: 'bias', trainable: true };
+      // 4, 5: initial states (constants); 6: LSTM peepholes (learned).
+      return pos === 6 ? { role: 'weight', trainable: true } : { role: 'const', trainable: false };
     case 'Gather':
       return pos === 0 ? { role: 'embedding', trainable: true } : undefined;
     case 'Add':

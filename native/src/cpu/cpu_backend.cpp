@@ -236,6 +236,7 @@ class CpuBackend : public Backend {
     if (op == "Pow" || op == "PRelu") return makeBroadcastBinary(s);
     if (op == "Slice") return makeSlice(s);
     if (op == "InstanceNormalization") return makeInstanceNorm(s);
+    if (op == "LSTM" || op == "GRU") return makeRnn(s);
     if (op == "Concat") return makeConcat(s);
     if (op == "Split") return makeSplit(s);
     if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);

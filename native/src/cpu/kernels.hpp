@@ -38,6 +38,9 @@ KernelPtr makeBatchNorm(const OpSpec& s);
 KernelPtr makeOwnUnary(const OpSpec& s);
 KernelPtr makeInstanceNorm(const OpSpec& s);
 KernelPtr makeSlice(const OpSpec& s);
+
+// own_rnn.cpp
+KernelPtr makeRnn(const OpSpec& s);
 KernelPtr makeBroadcastBinary(const OpSpec& s);
 KernelPtr makeExpand(const OpSpec& s);
 KernelPtr makeTranspose(const OpSpec& s);

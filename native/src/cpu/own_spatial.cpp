@@ -13,6 +13,52 @@ namespace ts::cpu {
 namespace {
 
 /** Constant pad with possibly negative pads (crop): each output row is value | input slice | value. */
+/** Pad with mode reflect or edge: every output index reads one input index per dim (tables). */
+class IndexPadKernel : public OwnKernel {
+ public:
+  explicit IndexPadKernel(const OpSpec& s) : OwnKernel("pad-index"), y_(s.outShapes[0]), es_(dtypeSize(s.ins[0].dtype)) {
+    const std::string w = s.where();
+    const Shape& x = s.ins[0].shape;
+    bool reflect = attrStr(s.attrs, "mode", "constant", w) == "reflect";
+    auto pads = attrInts(s.attrs, "pads", {}, w);
+    if (x.empty() || pads.size() != 2 * x.size()) unsupported(s, "pads do not match the rank");
+    Shape xs = rowStrides(x);
+    for (size_t d = 0; d < x.size(); d++) {
+      std::vector<int64_t> t(static_cast<size_t>(y_[d]));
+      for (int64_t o = 0; o < y_[d]; o++) {
+        int64_t i = o - pads[d], n = x[d];
+        int64_t src = reflect ? (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i) : std::min<int64_t>(n - 1, std::max<int64_t>(0, i));
+        if (src < 0 || src >= n) unsupported(s, "reflect pads as large as the input dim");
+        t[static_cast<size_t>(o)] = src * xs[d];
+      }
+      tables_.push_back(std::move(t));
+    }
+  }
+  void run(const KernelArgs& a) const override {
+    const auto* x = static_cast<const uint8_t*>(a.in[0]);
+    auto* y = static_cast<uint8_t*>(a.out[0]);
+    size_t r = y_.size();
+    int64_t inner = y_[r - 1], rows = numel(y_) / std::max<int64_t>(inner, 1);
+    const auto& last = tables_[r - 1];
+    parallelFor(rows, a.ctx->opThreads, 64, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; row++) {
+        int64_t rem = row, off = 0;
+        for (size_t d = r - 1; d-- > 0;) {
+          off += tables_[d][static_cast<size_t>(rem % y_[d])];
+          rem /= y_[d];
+        }
+        uint8_t* out = y + static_cast<size_t>(row * inner) * es_;
+        for (int64_t c = 0; c < inner; c++) std::memcpy(out + static_cast<size_t>(c) * es_, x + static_cast<size_t>(off + last[static_cast<size_t>(c)]) * es_, es_);
+      }
+    });
+  }
+
+ private:
+  Shape y_;
+  size_t es_;
+  std::vector<std::vector<int64_t>> tables_;
+};
+
 class PadKernel : public OwnKernel {
  public:
   explicit PadKernel(const OpSpec& s) : OwnKernel("pad"), x_(s.ins[0].shape), y_(s.outShapes[0]), es_(dtypeSize(s.ins[0].dtype)) {
@@ -213,7 +259,11 @@ class RefPoolKernel : public OwnKernel {
 
 }  // namespace
 
-KernelPtr makePad(const OpSpec& s) { return std::make_shared<PadKernel>(s); }
+KernelPtr makePad(const OpSpec& s) {
+  std::string mode = attrStr(s.attrs, "mode", "constant", s.where());
+  if (mode == "reflect" || mode == "edge") return std::make_shared<IndexPadKernel>(s);
+  return std::make_shared<PadKernel>(s);
+}
 KernelPtr makeGather(const OpSpec& s) { return std::make_shared<GatherKernel>(s); }
 KernelPtr makeResize(const OpSpec& s) { return std::make_shared<ResizeKernel>(s); }
 KernelPtr makeRefPool(const OpSpec& s) { return std::make_shared<RefPoolKernel>(s); }
