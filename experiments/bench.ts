@@ -13,7 +13,7 @@ import type { MappoConfig } from '../agents/mappo.js';
 import { benchSimulator } from '../env/bench.js';
 import { benchImport, benchPlanner } from '../graphs/bench.js';
 import { ZOO } from '../graphs/zoo/index.js';
-import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, twoBranchSpeedup } from '../native/bench.js';
+import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, runOverhead, twoBranchSpeedup } from '../native/bench.js';
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
 import { benchHarness } from './harness/bench.js';
@@ -42,11 +42,18 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
   const dispatch = await dispatchOverhead();
   const branch = await twoBranchSpeedup();
   const inc = await inceptionComparison();
+  const overhead = await runOverhead();
   print(
     table(
       ['native executor (cpu)', 'measured', 'target', ''],
       [
         ['(a) dispatch overhead, chain of 2000 tiny ops', `${dispatch.usPerOp.toFixed(2)} µs/op`, '≤ 2 µs/op', target(dispatch.usPerOp <= 2)],
+        [
+          '(f) per-run overhead, one-op model: run() to resolved Promise',
+          `${overhead.endToEndUs.toFixed(1)} µs (reported latency ${overhead.reportedUs.toFixed(1)} µs; onnxruntime-node ${overhead.ortUs.toFixed(1)} µs)`,
+          '≤ 50 µs',
+          target(overhead.endToEndUs <= 50),
+        ],
         [
           '(b) two-branch graph, 2 streams vs 1',
           `${branch.speedup.toFixed(2)}× (${branch.oneStreamMs.toFixed(2)} → ${branch.twoStreamsMs.toFixed(2)} ms)`,
@@ -92,7 +99,7 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
   const worst = Math.max(...mem.map((m) => m.arenaOverLoad));
   print(`worst arena/LOAD ${worst.toFixed(3)} (target ≤ 1.02: ${target(worst <= 1.02)})`);
   print('');
-  return { dispatch, branch, inception: inc, memory: mem, leak };
+  return { dispatch, runOverhead: overhead, branch, inception: inc, memory: mem, leak };
 }
 
 function benchSim(print: (t: string) => void): Record<string, unknown> {

@@ -115,6 +115,59 @@ export async function dispatchOverhead({
   }
 }
 
+export interface RunOverhead {
+  runs: number;
+  /** Median of `await ex.run(...)`, wall clock, for a one-Relu model (µs). */
+  endToEndUs: number;
+  /** Median task latency the executor reports for the same runs (µs). */
+  reportedUs: number;
+  /** Median of `await session.run(...)` in onnxruntime-node on the same one-op model (µs). */
+  ortUs: number;
+}
+
+/**
+ * (f) Per-run overhead: what a caller waits from `run()` to its resolved Promise for a one-operator
+ * model, beside the latency the executor reports and onnxruntime-node's own end-to-end time.
+ */
+export async function runOverhead({ runs = 500, warmup = 50 }: { runs?: number; warmup?: number } = {}): Promise<RunOverhead> {
+  const g = tinyChain(1);
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2;
+  };
+  const ex = new NativeExecutor({ streams: 1 });
+  const wall: number[] = [];
+  const reported: number[] = [];
+  try {
+    const model = await ex.loadModel(g);
+    const schedule = sequentialSchedule(g);
+    for (let i = 0; i < warmup + runs; i++) {
+      const t0 = performance.now();
+      const r = await ex.run([{ model, schedule }]);
+      const t1 = performance.now();
+      if (i >= warmup) {
+        wall.push((t1 - t0) * 1000);
+        reported.push(r.tasks[0].latencyMs * 1000);
+      }
+    }
+  } finally {
+    ex.close();
+  }
+  const session = await ort.InferenceSession.create(exportOnnx(g), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const ortWall: number[] = [];
+  try {
+    const feeds = { x: new ort.Tensor('float32', new Float32Array(16).fill(0.5), [1, 16]) };
+    for (let i = 0; i < warmup + runs; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      if (i >= warmup) ortWall.push((performance.now() - t0) * 1000);
+    }
+  } finally {
+    await session.release();
+  }
+  return { runs, endToEndUs: med(wall), reportedUs: med(reported), ortUs: med(ortWall) };
+}
+
 /** Two independent conv chains joined by an Add. */
 export function twoBranchGraph(size = 56, depth = 6, channels = 32): Graph {
   const b = new GraphBuilder('two_branch');

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../agents/backend.js';
+import { GpgPolicy } from '../agents/gpg/policy.js';
 import { graphFromString } from '../graphs/json.js';
 import { loadOnnxFile } from '../graphs/onnx/import.js';
 import { optimizeGraph } from '../graphs/passes/index.js';
@@ -62,9 +64,51 @@ describe('topsched CLI', () => {
     expect(text).toMatch(/bert_layer \(batch 1, 29 ops after optimisation, 30 imported\) — greedy under synthetic:3/);
   });
 
+  it('partitions with the learned GPG policy (shipped, or a folder) and prices with a measured profile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topsched-gpg-'));
+    // The shipped policy (policies/gpg, written by reproduce gpg) partitions out of the box.
+    const shipped = JSON.parse(await cli('partition', 'squeezenet1_1', '--method', 'gpg', '--json'));
+    expect(shipped.method).toBe('gpg');
+    expect(() => validateSchedule(optimizeGraph(buildModel('squeezenet1_1')).graph, shipped.schedule)).not.toThrow();
+    // A policy folder of one's own.
+    await initBackend('wasm', { log: () => {} });
+    const mine = new GpgPolicy({ seed: 3 });
+    mine.save(join(dir, 'policy'));
+    mine.dispose();
+    const own = JSON.parse(await cli('partition', 'resnet50', '--method', 'gpg', '--policy', join(dir, 'policy'), '--cost', 'roofline:cpu-2core', '--json'));
+    expect(own.latencyMs).toBeLessThanOrEqual(own.sequentialMs + 1e-9);
+    await expect(cli('partition', 'resnet50', '--method', 'gpg', '--policy', join(dir, 'nothing'))).rejects.toThrow(/--policy .*nothing: no GPG policy there/);
+    await expect(cli('partition', 'resnet50', '--policy', join(dir, 'policy'))).rejects.toThrow(/--policy applies to --method gpg, not 'ios-dp'/);
+    // profiled:<file>: measured ops priced from the table, the rest by the roofline fallback, and said so.
+    const g = buildModel('squeezenet1_1');
+    const profile = {
+      format: 'topsched.profile/1',
+      device: { name: 'test-cpu', cpuModel: 'test', threads: 2, backend: 'cpu', opThreads: 1, streams: 1 },
+      model: g.name,
+      batch: 1,
+      settings: {},
+      ops: Object.fromEntries(g.nodes.slice(0, 10).map((n) => [n.id, 0.5])),
+      stages: [],
+      pairs: [],
+    };
+    writeFileSync(join(dir, 'p.json'), JSON.stringify(profile));
+    const priced = JSON.parse(
+      await cli('partition', 'squeezenet1_1', '--no-optimize', '--method', 'greedy', '--cost', `profiled:${join(dir, 'p.json')}`, '--json'),
+    );
+    expect(priced.cost).toBe('profiled:test-cpu');
+    expect(priced.profileCoverage).toEqual({ ops: 65, measured: 10 });
+    const text = await cli('partition', 'squeezenet1_1', '--no-optimize', '--method', 'greedy', '--cost', `profiled:${join(dir, 'p.json')}@v100`);
+    expect(text).toMatch(/profile covers 10 of 65 ops; the other 55 are priced by the roofline fallback/);
+    writeFileSync(join(dir, 'bad.json'), '{"format":"nope"}');
+    await expect(cli('partition', 'squeezenet1_1', '--cost', `profiled:${join(dir, 'bad.json')}`)).rejects.toThrow(/bad\.json is not a topsched profile/);
+    await expect(cli('partition', 'squeezenet1_1', '--cost', 'profiled:')).rejects.toThrow(/give the profile file/);
+  }, 60_000);
+
   it('rejects bad input with an error naming it', async () => {
     await expect(cli('graph', 'alexnet')).rejects.toThrow(/unknown model 'alexnet'/);
-    await expect(cli('partition', 'resnet50', '--method', 'magic')).rejects.toThrow(/--method expects one of sequential \| greedy \| ios-dp, got 'magic'/);
+    await expect(cli('partition', 'resnet50', '--method', 'magic')).rejects.toThrow(
+      /--method expects one of sequential \| greedy \| ios-dp \| gpg, got 'magic'/,
+    );
     await expect(cli('partition', 'resnet50', '--batch', '0')).rejects.toThrow(/--batch expects an integer >= 1/);
     await expect(cli('partition', 'resnet50', '--cost', 'roofline:tpu')).rejects.toThrow(/unknown device preset 'tpu'/);
     const dir = mkdtempSync(join(tmpdir(), 'topsched-cli-'));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import { ProfiledCostModel } from '../graphs/cost/profiled.js';
 import { sequentialSchedule } from '../graphs/schedule.js';
-import { twoBranchGraph, twoBranchSchedule } from '../native/bench.js';
+import { runOverhead, twoBranchGraph, twoBranchSchedule } from '../native/bench.js';
 import { NativeExecutor, nativeAvailable, writeRunnerBundle } from '../native/index.js';
 import { autoPairs, profileModel, writeProfile } from '../native/profile.js';
 import { toChromeTrace, writeChromeTrace } from '../native/trace.js';
@@ -52,6 +52,15 @@ describe.skipIf(!available)('native tools', () => {
     expect(cost.opLatency(g, g.nodes[0])).toBe(prof.ops[g.nodes[0].id]);
     expect(cost.stageLatency(g, schedule.stages[0])).toBe(prof.stages[0].ms);
     expect(cost.fallbacks.size).toBe(0);
+  });
+
+  it('measures the per-run overhead of a one-op model end to end, beside the reported latency and onnxruntime', async () => {
+    const o = await runOverhead({ runs: 30, warmup: 3 });
+    expect(o.runs).toBe(30);
+    // The caller waits at least what the executor reports; all three are real, positive durations.
+    expect(o.reportedUs).toBeGreaterThan(0);
+    expect(o.endToEndUs).toBeGreaterThanOrEqual(o.reportedUs);
+    expect(o.ortUs).toBeGreaterThan(0);
   });
 
   it('turns a run report into a Chrome trace with stream tracks and dependency flows', async () => {

@@ -1,21 +1,34 @@
 /** `topsched partition`: search a stage partition (schedule) for a model under a cost model. */
 import type { Command } from 'commander';
+import { loadGpgPolicy } from '../../agents/gpg/shipped.js';
 import { writeFileAtomic } from '../../graphs/atomic-write.js';
-import { costModelFromSpec, scheduleLatency } from '../../graphs/cost/index.js';
+import { costModelFromSpec, ProfiledCostModel, scheduleLatency } from '../../graphs/cost/index.js';
+import type { Graph } from '../../graphs/ir.js';
 import { resolveModel } from '../../graphs/models.js';
-import { partition } from '../../graphs/partition/index.js';
+import { type PartitionResult, partition } from '../../graphs/partition/index.js';
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
 import { ms, printJson } from '../format.js';
 import { choiceOption, INPUT_SHAPE_HELP, INPUT_VALUE_HELP, inputShapeOption, inputValueOption, intOption } from './options.js';
 
-const METHODS = ['sequential', 'greedy', 'ios-dp'] as const;
+function coverage(cost: ProfiledCostModel, graph: Graph): { ops: number; measured: number } {
+  const missing = graph.nodes.filter((n) => cost.fallbacks.has(`${graph.name}/${n.id}`)).length;
+  return { ops: graph.nodes.length, measured: graph.nodes.length - missing };
+}
+
+const METHODS = ['sequential', 'greedy', 'ios-dp', 'gpg'] as const;
 
 export function registerPartition(program: Command): void {
   program
     .command('partition <model>')
     .description('find a stage partition of a model (zoo name, .onnx or .json) and print its predicted latency and search statistics')
-    .option('--method <m>', `search method: ${METHODS.join(' | ')}`, choiceOption('--method', METHODS), 'ios-dp')
+    .option(
+      '--method <m>',
+      `search method: ${METHODS.join(' | ')} (gpg: the learned partitioner, one GNN pass and a greedy decode)`,
+      choiceOption('--method', METHODS),
+      'ios-dp',
+    )
+    .option('--policy <dir>', 'gpg: a trained GPG policy folder (default: the one shipped in policies/gpg, written by topsched reproduce gpg)')
     .option('--r <n>', 'IOS pruning: max operators per group', intOption('--r'), 3)
     .option('--s <n>', 'IOS pruning: max groups per stage', intOption('--s'), 8)
     .option('--max-part-ops <n>', 'IOS: cut blocks into parts of at most this many operators', intOption('--max-part-ops'), 50)
@@ -27,7 +40,11 @@ export function registerPartition(program: Command): void {
     )
     .option('--time-budget <ms>', 'IOS: wall-clock budget; parts past it are scheduled greedily', intOption('--time-budget'))
     .option('--no-merge', 'IOS: do not consider merge stages')
-    .option('--cost <spec>', 'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed]', 'roofline:v100')
+    .option(
+      '--cost <spec>',
+      'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed] | profiled:<profile.json>[,…][@<preset>] (measured by topsched profile; the preset prices what it lacks)',
+      'roofline:v100',
+    )
     .option('--batch <n>', "batch size (default: the model's)", intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--input-value <name=values>', INPUT_VALUE_HELP, inputValueOption, {})
@@ -40,7 +57,7 @@ export function registerPartition(program: Command): void {
       '\nExamples:\n  topsched partition inception_v3 --method ios-dp --json\n  topsched partition inception_v3 --no-optimize --r 3 --s 8\n  topsched partition squeezenet1_1 --method greedy --cost roofline:a100 --out sq.json\n  topsched partition model.onnx --r 2 --s 4',
     )
     .action(
-      (
+      async (
         spec: string,
         opts: {
           method: (typeof METHODS)[number];
@@ -50,6 +67,7 @@ export function registerPartition(program: Command): void {
           maxPartStates: number;
           timeBudget?: number;
           merge: boolean;
+          policy?: string;
           cost: string;
           batch?: number;
           inputShape: Record<string, number[]>;
@@ -65,14 +83,24 @@ export function registerPartition(program: Command): void {
         const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
         const graph = optimized?.graph ?? imported;
         const cost = costModelFromSpec(opts.cost);
-        const result = partition(graph, opts.method, cost, {
-          r: opts.r,
-          s: opts.s,
-          maxPartOps: opts.maxPartOps,
-          maxPartStates: opts.maxPartStates === 0 ? Number.POSITIVE_INFINITY : opts.maxPartStates,
-          timeBudgetMs: opts.timeBudget,
-          merge: opts.merge,
-        });
+        if (opts.policy !== undefined && opts.method !== 'gpg') throw new Error(`--policy applies to --method gpg, not '${opts.method}'`);
+        let result: PartitionResult;
+        if (opts.method === 'gpg') {
+          const policy = await loadGpgPolicy(opts.policy);
+          try {
+            result = policy.partition(graph, cost, { r: opts.r, s: opts.s });
+          } finally {
+            policy.dispose();
+          }
+        } else
+          result = partition(graph, opts.method, cost, {
+            r: opts.r,
+            s: opts.s,
+            maxPartOps: opts.maxPartOps,
+            maxPartStates: opts.maxPartStates === 0 ? Number.POSITIVE_INFINITY : opts.maxPartStates,
+            timeBudgetMs: opts.timeBudget,
+            merge: opts.merge,
+          });
         if (optimized) result.schedule.optimized = true;
         validateSchedule(graph, result.schedule);
         const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
@@ -96,6 +124,8 @@ export function registerPartition(program: Command): void {
           sequentialMs,
           speedup: sequentialMs / result.latencyMs,
           stats: result.stats,
+          // A profile prices only the node ids it measured; the rest fell back to its roofline preset.
+          ...(cost instanceof ProfiledCostModel ? { profileCoverage: coverage(cost, graph) } : {}),
         };
         if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
         const ops = optimized ? `${graph.nodes.length} ops after optimisation, ${imported.nodes.length} imported` : `${graph.nodes.length} ops, not optimised`;
@@ -104,6 +134,12 @@ export function registerPartition(program: Command): void {
         console.log(`  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups`);
         const st = result.stats;
         console.log(`  search: ${st.states} states, ${st.transitions} transitions, ${st.stagesCosted} stages costed, ${st.wallMs.toFixed(0)} ms`);
+        if (summary.profileCoverage) {
+          const c = summary.profileCoverage;
+          console.log(
+            `  profile covers ${c.measured} of ${c.ops} ops${c.measured < c.ops ? `; the other ${c.ops - c.measured} are priced by the roofline fallback (profile the same graph: topsched profile ${spec}${optimized ? ' --optimize' : ''})` : ''}`,
+          );
+        }
         if (opts.out) console.log(`  wrote ${opts.out}`);
       },
     );

@@ -1,6 +1,7 @@
 /** `topsched reproduce <experiment|all>`: one command per result in docs/results/. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { packageRoot, shippedGpgPolicyDir } from '../../agents/gpg/shipped.js';
 import { ablations } from '../reproduce/ablations.js';
 import { adaptation } from '../reproduce/adaptation.js';
 import { executorResults } from '../reproduce/executor.js';
@@ -59,7 +60,11 @@ export const EXPERIMENTS: Experiment[] = [
     minutes: 1.5,
     description: 'train the GPG partitioner, then GPG vs IOS-DP vs greedy on held-out RandWire seeds and NASNet-A Mobile (roofline V100)',
     run: async (outDir, log) => {
-      await gpgResults({ out: join(outDir, 'gpg.md'), log });
+      // The repository's results ship their policy with the package; results elsewhere keep theirs beside them.
+      const shipped = resolve(outDir) === resolve(packageRoot(), 'docs', 'results');
+      const policyOut = shipped ? shippedGpgPolicyDir() : join(outDir, 'gpg-policy');
+      await gpgResults({ out: join(outDir, 'gpg.md'), log, policyOut });
+      log(`gpg: policy written to ${policyOut}`);
     },
   },
   {

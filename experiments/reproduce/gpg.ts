@@ -20,6 +20,8 @@ export interface GpgResultsOptions {
   cost?: string;
   /** Training overrides (iterations etc.); the defaults are sized to finish in a few minutes on 2 cores. */
   train?: Partial<GpgTrainConfig>;
+  /** Save the trained policy here (the package's `policies/gpg`, which `partition --method gpg` loads). */
+  policyOut?: string;
 }
 
 /** Sized so that training plus the held-out comparison takes about 2–3 minutes on a shared 2-core machine. */
@@ -46,6 +48,7 @@ export async function gpgResults(opts: GpgResultsOptions = {}): Promise<string> 
   };
   const res: GpgExperimentResult = runGpgExperiment({
     cost,
+    ...(opts.policyOut ? { out: opts.policyOut } : {}),
     train,
     ...sets,
     onLog: (l) => {
@@ -195,6 +198,10 @@ export async function gpgResults(opts: GpgResultsOptions = {}): Promise<string> 
     '',
     ...plots,
     `Cost model: ${cost.name}. Training: ${train.iterations} iterations, ${train.rollouts} rollouts per graph, ${train.graphsPerIteration} graphs per iteration, seed ${train.seed}; ${(res.trainWallMs / 1000).toFixed(0)} s.`,
+    '',
+    opts.policyOut
+      ? "The policy is saved as a checkpoint (policies/gpg in the package when these are the repository's results); `topsched partition <model> --method gpg` partitions with it, `--policy <dir>` with another. Training is deterministic (wasm backend, seeded), so a rerun writes the same bytes."
+      : '',
     '',
     `Training set (${res.trainedOn.length} graphs): zoo ${sets.zooTrain.join(', ')}; full-size RandWire (WS k = 4, p = 0.75, graphs/zoo/randwire.ts) seeds ${sets.randwireTrain.join(', ')}; small RandWire (12 nodes per stage) seeds ${sets.randwireSmallTrain.join(', ')}.`,
     '',
