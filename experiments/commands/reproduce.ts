@@ -1,4 +1,5 @@
 /** `topsched reproduce <experiment|all>`: one command per result in docs/results/. */
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { packageRoot, shippedGpgPolicyDir } from '../../agents/gpg/shipped.js';
@@ -64,6 +65,9 @@ export const EXPERIMENTS: Experiment[] = [
       const shipped = resolve(outDir) === resolve(packageRoot(), 'docs', 'results');
       const policyOut = shipped ? shippedGpgPolicyDir() : join(outDir, 'gpg-policy');
       await gpgResults({ out: join(outDir, 'gpg.md'), log, policyOut });
+      // The checkpoint writer keeps the replaced policy as '<dir>.previous' for crash recovery; a
+      // finished reproduction has nothing to recover.
+      rmSync(`${policyOut}.previous`, { recursive: true, force: true });
       log(`gpg: policy written to ${policyOut}`);
     },
   },
