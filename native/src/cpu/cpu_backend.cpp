@@ -7,6 +7,8 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <fstream>
 #include <iostream>
@@ -70,6 +72,7 @@ class CpuStream : public Stream {
       std::lock_guard<std::mutex> l(mu_);
       queue_.insert(queue_.end(), cmds, cmds + n);
       submitted_ += n;
+      waiting_.store(true, std::memory_order_release);
     }
     cv_.notify_one();
   }
@@ -93,9 +96,18 @@ class CpuStream : public Stream {
     ctx.opThreads = opts_.opThreads;
     std::vector<Command> local;
     for (;;) {
+      // A short spin before sleeping: a run submitted just after the last one finished starts
+      // without a condition-variable wake-up (tens of µs on a busy VM); bounded, so an idle stream
+      // costs nothing after spinUs_.
+      if (spinUs_ > 0 && !waiting_.load(std::memory_order_acquire)) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spinUs_);
+        while (!waiting_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until)
+          for (int i = 0; i < 64; i++) __builtin_ia32_pause();
+      }
       {
         std::unique_lock<std::mutex> l(mu_);
         cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        waiting_.store(false, std::memory_order_relaxed);
         if (queue_.empty() && stop_) return;
         local.swap(queue_);
       }
@@ -134,7 +146,19 @@ class CpuStream : public Stream {
   std::vector<Command> queue_;
   size_t submitted_ = 0, done_ = 0;
   bool stop_ = false;
+  /** Set by submit(), cleared when the stream takes its queue: what the spin watches. */
+  std::atomic<bool> waiting_{false};
+  int spinUs_ = spinMicros();
   std::thread thread_;
+
+  /** TOPSCHED_STREAM_SPIN_US (default 100; 0 = sleep at once). */
+  static int spinMicros() {
+    const char* v = std::getenv("TOPSCHED_STREAM_SPIN_US");
+    if (!v || !*v) return 100;
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    return end && *end == 0 && n >= 0 && n <= 100000 ? static_cast<int>(n) : 100;
+  }
 };
 
 std::string cpuModel() {
