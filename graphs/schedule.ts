@@ -18,6 +18,12 @@ export interface Stage {
   kind: StageKind;
   /** Node ids; each inner array runs in order on one stream. */
   groups: string[][];
+  /**
+   * Intra-op threads per group (a hybrid inter/intra-op schedule: two branches side by side on one
+   * thread each, or one group with every core). Absent: the executor's choice (its opThreads, one
+   * thread for ops too small to gain from more).
+   */
+  threads?: number[];
 }
 
 export interface Schedule {
@@ -110,6 +116,14 @@ export function checkSchedule(graph: Graph, schedule: Schedule): ScheduleViolati
     if (!Array.isArray(stage.groups) || !stage.groups.length || stage.groups.some((g) => !Array.isArray(g) || !g.length)) {
       out.push({ rule: 'empty-stage', message: `stage ${si} has an empty group list or an empty group` });
       return;
+    }
+    if (stage.threads !== undefined) {
+      const t = stage.threads;
+      if (!Array.isArray(t) || t.length !== stage.groups.length || t.some((x) => !Number.isInteger(x) || x < 1 || x > 256))
+        out.push({
+          rule: 'format',
+          message: `stage ${si}: 'threads' must hold one integer 1..256 per group (${stage.groups.length}), got ${JSON.stringify(t)}`,
+        });
     }
     stage.groups.forEach((group, gi) => {
       group.forEach((id, at) => {

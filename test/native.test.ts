@@ -9,7 +9,8 @@ import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
 import { fuseEpilogues } from '../graphs/passes/index.js';
-import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
+import { checkSchedule, type Schedule, sequentialSchedule } from '../graphs/schedule.js';
+import { twoBranchSchedule } from '../native/bench.js';
 import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
 import { convOps, epilogueOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
@@ -105,6 +106,31 @@ describe.skipIf(!available)('native executor', () => {
     const byDefault = fuseEpilogues(plain);
     expect(byDefault.nodes.find((n) => n.id === 'short')?.attrs.fused_sum).toBeUndefined();
     await expectMatchesOrt(byDefault, [sequentialSchedule(byDefault)], ['planned']);
+  });
+
+  it('runs a hybrid schedule (per-group intra-op threads) with the same outputs, and refuses bad thread counts', async () => {
+    const g = twoBranch();
+    const [side, join] = twoBranchSchedule(g).stages;
+    const hybrid: Schedule = {
+      model: g.name,
+      batch: 1,
+      stages: [
+        { ...side, threads: [1, 1] }, // the branches side by side, one thread each
+        { ...join, threads: [2] }, // the join with both cores
+      ],
+    };
+    expect(checkSchedule(g, hybrid)).toEqual([]);
+    const allCores: Schedule = { ...sequentialSchedule(g), stages: sequentialSchedule(g).stages.map((st) => ({ ...st, threads: [2] })) };
+    await expectMatchesOrt(g, [hybrid, allCores], ['caching', 'planned']);
+    const bad = { ...hybrid, stages: [{ ...side, threads: [1] }, join] };
+    expect(checkSchedule(g, bad).map((v) => v.message)).toEqual([`stage 0: 'threads' must hold one integer 1..256 per group (2), got [1]`]);
+    const ex = new NativeExecutor({ streams: 2 });
+    try {
+      const model = await ex.loadModel(g);
+      await expect(ex.run([{ model, schedule: bad }])).rejects.toThrow(/'threads' must hold one integer 1\.\.256 per group/);
+    } finally {
+      ex.close();
+    }
   });
 
   it('runs a merge stage as one fused convolution with the same outputs', async () => {

@@ -42,6 +42,8 @@ class ExecContext {
   int slot = 0;
   /** Threads one op may use (oneDNN + own kernels); 1 = ops single-threaded on their stream. */
   int opThreads = 1;
+  /** Sets the threads of the ops that follow on this stream (a step's own count; see Step::threads). */
+  virtual void setOpThreads(int n) { opThreads = n; }
   /** Kernel scratchpad, valid until the next call on this stream. */
   virtual void* scratch(size_t bytes) = 0;
   /** Executor temporaries (the fused output of a merge stage); distinct from scratch(). */

@@ -97,6 +97,14 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
         groups[si].back().push_back(it->second);
       }
     }
+    if (st.is_object() && st.contains("threads")) {
+      const json& th = st.at("threads");
+      bool ok = th.is_array() && th.size() == gs->size();
+      if (ok)
+        for (const auto& x : th) ok = ok && x.is_number_integer() && x.get<int64_t>() >= 1 && x.get<int64_t>() <= 256;
+      if (!ok)
+        v.add("format", "stage " + std::to_string(si) + ": 'threads' must hold one integer 1..256 per group (" + std::to_string(gs->size()) + "), got " + th.dump());
+    }
     if (isMerge[si]) {
       std::vector<int> convs;
       bool single = true;
@@ -150,6 +158,7 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
         if (m.tensors[static_cast<size_t>(t)].kind != TensorKind::Weight) reads.insert(t);
       s.writes.insert(s.writes.end(), ni.outputs.begin(), ni.outputs.end());
       s.cost += stepCost(ni);
+      s.flops += ni.flops;
     }
     s.reads.assign(reads.begin(), reads.end());
     for (int t : s.reads) p->useCount[static_cast<size_t>(t)]++;
@@ -166,13 +175,17 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
       GroupPlan gp;
       gp.steps.push_back(makeStep(convs));
       gp.steps.back().merge = buildMerge(m, convs, backend);
+      if (stages[si].contains("threads")) gp.steps.back().threads = stages[si].at("threads")[0].get<int>();
       gp.cost = gp.steps.back().cost;
       sp.groups.push_back(std::move(gp));
     } else {
-      for (const auto& g : groups[si]) {
+      for (size_t gi = 0; gi < groups[si].size(); gi++) {
+        const auto& g = groups[si][gi];
         GroupPlan gp;
+        int threads = stages[si].contains("threads") ? stages[si].at("threads")[gi].get<int>() : 0;
         for (int n : g) {
           gp.steps.push_back(makeStep({n}));
+          gp.steps.back().threads = threads;
           gp.cost += gp.steps.back().cost;
         }
         sp.groups.push_back(std::move(gp));

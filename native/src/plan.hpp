@@ -35,6 +35,11 @@ struct Step {
   std::shared_ptr<MergedConv> merge;
   /** Estimated cost (arbitrary units) used to balance streams. */
   double cost = 0;
+  /** Intra-op threads of this step: the schedule's per-group count (a hybrid schedule), or 0 for the
+   *  executor's choice (its opThreads, or 1 for an op too small to gain from a thread team). */
+  int threads = 0;
+  /** 2·MACs + other FLOPs of the step's nodes (the size the executor's choice looks at). */
+  double flops = 0;
 };
 
 struct GroupPlan {

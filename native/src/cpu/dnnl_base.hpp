@@ -5,6 +5,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <omp.h>
 
 #include <algorithm>
 #include <memory>
@@ -23,6 +24,12 @@ class CpuContext : public ExecContext {
   dnnl::stream stream;
   void* scratch(size_t bytes) override { return scratch_.reserve(bytes); }
   void* temp(size_t bytes) override { return temp_.reserve(bytes); }
+  /** oneDNN (OpenMP) and own kernels read the calling thread's OpenMP team size. */
+  void setOpThreads(int n) override {
+    if (n == opThreads) return;
+    opThreads = n;
+    omp_set_num_threads(n);
+  }
 
  private:
   AlignedBuffer scratch_, temp_;
