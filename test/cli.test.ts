@@ -53,6 +53,10 @@ describe('topsched CLI', () => {
     expect(schedule.optimized).toBe(true);
     expect(() => validateSchedule(optimizeGraph(buildModel('squeezenet1_1')).graph, schedule)).not.toThrow();
     expect(() => validateSchedule(buildModel('squeezenet1_1'), schedule)).toThrow(/missing-node/);
+    const hybrid = JSON.parse(await cli('partition', 'squeezenet1_1', '--threads', '2', '--cost', 'roofline:cpu-2core', '--json'));
+    expect(hybrid.hybridStages).toBeGreaterThan(0);
+    expect(hybrid.schedule.stages.filter((st: { threads?: number[] }) => st.threads).length).toBe(hybrid.hybridStages);
+    expect(hybrid.cost).toBe('roofline:cpu-2core, threads searched on 2 cores');
     const plain = JSON.parse(await cli('partition', 'squeezenet1_1', '--no-optimize', '--method', 'greedy', '--json'));
     expect([plain.nodes, plain.optimized]).toEqual([65, false]);
     for (const method of ['sequential', 'greedy']) {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadGpgPolicy } from '../../agents/gpg/shipped.js';
 import { writeFileAtomic } from '../../graphs/atomic-write.js';
-import { costModelFromSpec, ProfiledCostModel, scheduleLatency } from '../../graphs/cost/index.js';
+import { assignThreads, costModelFromSpec, ProfiledCostModel, scheduleLatency, ThreadChoiceCostModel } from '../../graphs/cost/index.js';
 import type { Graph } from '../../graphs/ir.js';
 import { resolveModel } from '../../graphs/models.js';
 import { type PartitionResult, partition } from '../../graphs/partition/index.js';
@@ -45,6 +45,11 @@ export function registerPartition(program: Command): void {
       'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed] | profiled:<profile.json>[,…][@<preset>] (measured by topsched profile; the preset prices what it lacks)',
       'roofline:v100',
     )
+    .option(
+      '--threads <cores>',
+      "hybrid inter/intra-op: also search each stage's intra-op thread counts (sum ≤ cores) and write them into the schedule",
+      intOption('--threads'),
+    )
     .option('--batch <n>', "batch size (default: the model's)", intOption('--batch'))
     .option('--input-shape <name=dims>', INPUT_SHAPE_HELP, inputShapeOption, {})
     .option('--input-value <name=values>', INPUT_VALUE_HELP, inputValueOption, {})
@@ -68,6 +73,7 @@ export function registerPartition(program: Command): void {
           timeBudget?: number;
           merge: boolean;
           policy?: string;
+          threads?: number;
           cost: string;
           batch?: number;
           inputShape: Record<string, number[]>;
@@ -82,7 +88,8 @@ export function registerPartition(program: Command): void {
         const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, inputValues: opts.inputValue, seed: opts.seed });
         const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
         const graph = optimized?.graph ?? imported;
-        const cost = costModelFromSpec(opts.cost);
+        const base = costModelFromSpec(opts.cost);
+        const cost = opts.threads !== undefined ? new ThreadChoiceCostModel(base, opts.threads) : base;
         if (opts.policy !== undefined && opts.method !== 'gpg') throw new Error(`--policy applies to --method gpg, not '${opts.method}'`);
         let result: PartitionResult;
         if (opts.method === 'gpg') {
@@ -101,9 +108,10 @@ export function registerPartition(program: Command): void {
             timeBudgetMs: opts.timeBudget,
             merge: opts.merge,
           });
+        if (cost instanceof ThreadChoiceCostModel) result = { ...result, schedule: assignThreads(graph, result.schedule, cost) };
         if (optimized) result.schedule.optimized = true;
         validateSchedule(graph, result.schedule);
-        const sequentialMs = scheduleLatency(cost, graph, sequentialSchedule(graph));
+        const sequentialMs = scheduleLatency(base, graph, sequentialSchedule(graph));
         if (opts.out) {
           writeFileAtomic(opts.out, scheduleToString(result.schedule));
         }
@@ -125,13 +133,16 @@ export function registerPartition(program: Command): void {
           speedup: sequentialMs / result.latencyMs,
           stats: result.stats,
           // A profile prices only the node ids it measured; the rest fell back to its roofline preset.
-          ...(cost instanceof ProfiledCostModel ? { profileCoverage: coverage(cost, graph) } : {}),
+          ...(base instanceof ProfiledCostModel ? { profileCoverage: coverage(base, graph) } : {}),
+          ...(opts.threads !== undefined ? { hybridStages: stages.filter((st) => st.threads).length } : {}),
         };
         if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
         const ops = optimized ? `${graph.nodes.length} ops after optimisation, ${imported.nodes.length} imported` : `${graph.nodes.length} ops, not optimised`;
         console.log(`${graph.name} (batch ${graph.batch}, ${ops}) — ${opts.method} under ${cost.name}`);
         console.log(`  predicted latency ${ms(result.latencyMs)}  (sequential ${ms(sequentialMs)}, ${summary.speedup.toFixed(2)}× faster)`);
-        console.log(`  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups`);
+        console.log(
+          `  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups${opts.threads !== undefined ? `, ${summary.hybridStages} with searched thread counts (${opts.threads} cores)` : ''}`,
+        );
         const st = result.stats;
         console.log(`  search: ${st.states} states, ${st.transitions} transitions, ${st.stagesCosted} stages costed, ${st.wallMs.toFixed(0)} ms`);
         if (summary.profileCoverage) {

@@ -13,6 +13,7 @@ export * from './model.js';
 export * from './profiled.js';
 export * from './roofline.js';
 export * from './synthetic.js';
+export * from './threads.js';
 
 function profiledFromSpec(spec: string, arg: string | undefined): CostModel {
   if (!arg) throw new Error(`cost spec '${spec}': give the profile file(s), e.g. profiled:resnet50.json (from topsched profile --out)`);

@@ -33,8 +33,11 @@ export interface DeviceSpec {
   units: number;
   /** Output elements one unit needs in flight to be busy (threads per SM on a GPU). */
   elemsPerUnit: number;
-  /** Most units one op may use (1 on a CPU whose ops run single-threaded on their stream). */
+  /** Most units one op may use (1 on a CPU whose ops run single-threaded on their stream); a stage's
+   *  `threads` (a hybrid schedule) gives its groups' ops that many instead. */
   unitsPerOp: number;
+  /** Extra cost of an op run with more than one thread (forking the thread team), ms. Default 0. */
+  forkMs?: number;
   /** Bytes of device memory. */
   memoryBytes: number;
 }
@@ -61,6 +64,7 @@ export const DEVICE_PRESETS: Record<string, DeviceSpec> = {
     units: 2,
     elemsPerUnit: 64,
     unitsPerOp: 1,
+    forkMs: 0.01,
     memoryBytes: 24 * GiB,
   },
   v100: {
@@ -129,28 +133,32 @@ interface OpCost {
 export class RooflineCostModel implements CostModel {
   readonly name: string;
   private readonly cache = new WeakMap<Node, OpCost>();
+  private readonly threaded = new Map<number, WeakMap<Node, OpCost>>();
 
   constructor(readonly device: DeviceSpec) {
     this.name = `roofline:${device.name}`;
   }
 
-  private price(flops: number, bytes: number, outElems: number): OpCost {
+  private price(flops: number, bytes: number, outElems: number, maxUnits = this.device.unitsPerOp): OpCost {
     const d = this.device;
-    const units = Math.min(d.unitsPerOp, Math.max(1, outElems / d.elemsPerUnit));
+    const units = Math.min(maxUnits, d.units, Math.max(1, outElems / d.elemsPerUnit));
     const share = units / d.units;
     // Memory streams saturate with fewer threads than the ALUs do.
     const memShare = Math.min(1, 4 * share);
     const compute = flops / (d.peakFlops * share);
     const memory = bytes / (d.memBandwidth * memShare);
-    return { ms: d.launchMs + 1e3 * Math.max(compute, memory), share };
+    const fork = maxUnits > 1 && d.kind === 'cpu' ? (d.forkMs ?? 0) : 0;
+    return { ms: d.launchMs + fork + 1e3 * Math.max(compute, memory), share };
   }
 
-  private op(node: Node): OpCost {
-    let c = this.cache.get(node);
+  /** An op's cost alone; `threads` (a hybrid stage's count for its group) overrides unitsPerOp. */
+  private op(node: Node, threads?: number): OpCost {
+    const cache = threads === undefined ? this.cache : (this.threaded.get(threads) ?? this.threaded.set(threads, new WeakMap()).get(threads));
+    let c = cache?.get(node);
     if (!c) {
       const out = node.outShapes.reduce((s, sh) => s + numel(sh), 0);
-      c = this.price(node.flops, node.bytes, out);
-      this.cache.set(node, c);
+      c = this.price(node.flops, node.bytes, out, threads ?? this.device.unitsPerOp);
+      cache?.set(node, c);
     }
     return c;
   }
@@ -161,14 +169,14 @@ export class RooflineCostModel implements CostModel {
 
   stageLatency(graph: Graph, stage: Stage): number {
     const groups = stageNodes(graph, stage, nodeMap(graph));
-    if (stage.kind === 'merge') return this.mergedConv(graph, groups.flat()).ms;
+    if (stage.kind === 'merge') return this.mergedConv(graph, groups.flat(), stage.threads?.[0]).ms;
     let longest = 0;
     let area = 0;
     let ops = 0;
-    for (const g of groups) {
+    for (const [gi, g] of groups.entries()) {
       let chain = 0;
       for (const n of g) {
-        const c = this.op(n);
+        const c = this.op(n, stage.threads?.[gi]);
         chain += c.ms;
         area += (c.ms - this.device.launchMs) * c.share;
         ops++;
@@ -179,7 +187,7 @@ export class RooflineCostModel implements CostModel {
     return Math.max(longest, area + this.device.launchMs, ops * this.device.launchMs) + sync;
   }
 
-  private mergedConv(graph: Graph, convs: Node[]): OpCost {
+  private mergedConv(graph: Graph, convs: Node[], threads?: number): OpCost {
     const tensors = tensorInfo(graph);
     let flops = 0;
     let out = 0;
@@ -196,6 +204,6 @@ export class RooflineCostModel implements CostModel {
     }
     const input = tensors.get(convs[0].inputs[0]);
     if (input) bytes += numel(input.shape) * dtypeBytes(input.dtype);
-    return this.price(flops, bytes, out);
+    return this.price(flops, bytes, out, threads ?? this.device.unitsPerOp);
   }
 }
