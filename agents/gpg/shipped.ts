@@ -4,17 +4,10 @@
  * with errors that name the folder and say how to make one.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { packageRoot } from '../../graphs/package-root.js';
 import { initBackend } from '../backend.js';
 import { GpgPolicy } from './policy.js';
-
-/** The package root: the closest folder above this module with a package.json (source or dist). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 export function shippedGpgPolicyDir(): string {
   return join(packageRoot(), 'policies', 'gpg');

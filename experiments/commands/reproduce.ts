@@ -2,7 +2,8 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { packageRoot, shippedGpgPolicyDir } from '../../agents/gpg/shipped.js';
+import { shippedGpgPolicyDir } from '../../agents/gpg/shipped.js';
+import { packageRoot } from '../../graphs/package-root.js';
 import { ablations } from '../reproduce/ablations.js';
 import { adaptation } from '../reproduce/adaptation.js';
 import { executorResults } from '../reproduce/executor.js';

@@ -105,6 +105,29 @@ export function compareTensors(a: TensorData, b: TensorData, atol: number, rtol:
 }
 
 /**
+ * Inputs fixed with --input-value are constants of our graph but still inputs of the file: their
+ * onnxruntime tensors, typed and shaped as the file declares them.
+ */
+export function fixedInputFeeds(file: string, values: Record<string, number[]>): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  if (!Object.keys(values).length) return feeds;
+  const declared = onnx.ModelProto.decode(readFileBounded(file, 'ONNX model')).graph?.input ?? [];
+  for (const [name, v] of Object.entries(values)) {
+    const tt = declared.find((d) => d.name === name)?.type?.tensorType;
+    const dims = (tt?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0) || v.length);
+    feeds[name] =
+      tt?.elemType === 7
+        ? new ort.Tensor(
+            'int64',
+            BigInt64Array.from(v, (x) => BigInt(x)),
+            dims,
+          )
+        : new ort.Tensor('float32', Float32Array.from(v), dims);
+  }
+  return feeds;
+}
+
+/**
  * onnxruntime-node on the same inputs: the original file for an .onnx spec, else the exported
  * graph with the executor's materialized weights. Outputs pair by position (the IR keeps them in
  * the model's order).
@@ -125,22 +148,7 @@ export async function checkAgainstOrt(
       const data = inputs[v.name] ?? model.inputs[i];
       feeds[v.name] = new ort.Tensor(v.dtype === 'int64' ? 'int64' : 'float32', data, v.shape);
     });
-    // Inputs fixed with --input-value are constants in our graph but still inputs of the file.
-    if (typeof source === 'string' && o.inputValues && Object.keys(o.inputValues).length) {
-      const declared = onnx.ModelProto.decode(readFileBounded(source, 'ONNX model')).graph?.input ?? [];
-      for (const [name, values] of Object.entries(o.inputValues)) {
-        const tt = declared.find((d) => d.name === name)?.type?.tensorType;
-        const dims = (tt?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0) || values.length);
-        feeds[name] =
-          tt?.elemType === 7
-            ? new ort.Tensor(
-                'int64',
-                BigInt64Array.from(values, (v) => BigInt(v)),
-                dims,
-              )
-            : new ort.Tensor('float32', Float32Array.from(values), dims);
-      }
-    }
+    if (typeof source === 'string') Object.assign(feeds, fixedInputFeeds(source, o.inputValues ?? {}));
     const res = await session.run(feeds);
     return graph.outputs.map((v, k) => {
       const ref = res[session.outputNames[k]];

@@ -6,14 +6,13 @@
  * 2 streams, the imported graph sequentially, and onnxruntime with 1 and 2 threads. Writes
  * docs/results/real-models.md and real-models.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { devicePreset, RooflineCostModel } from '../../graphs/cost/index.js';
 import type { Graph } from '../../graphs/ir.js';
 import { importOnnx } from '../../graphs/onnx/import.js';
 import { onnx } from '../../graphs/onnx/proto.js';
+import { packageRoot } from '../../graphs/package-root.js';
 import { partition } from '../../graphs/partition/index.js';
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { sequentialSchedule } from '../../graphs/schedule.js';
@@ -52,13 +51,6 @@ export interface RealModelRow {
     ort1Thread: number;
     ort2Threads: number;
   };
-}
-
-/** The repository root: the closest folder above this file with a package.json (source or dist). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 function countNodes(bytes: Uint8Array): number {
@@ -157,7 +149,7 @@ export async function realModels(opts: RealModelsOptions = {}): Promise<RealMode
   const runs = opts.runs ?? 20;
   const models = CORPUS.filter((m) => !opts.models || opts.models.includes(m.name));
   const rows: RealModelRow[] = [];
-  for (const m of models) rows.push(await measure(m, fetchCorpusModel(m, corpusCacheDir(repoRoot())), runs, log));
+  for (const m of models) rows.push(await measure(m, fetchCorpusModel(m, corpusCacheDir(packageRoot())), runs, log));
   if (!opts.out) return rows;
   const f = (v: number) => v.toFixed(2);
   const e = (v: number) => v.toExponential(1);
