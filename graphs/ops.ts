@@ -240,19 +240,23 @@ const split: Rule = (node, ins) => {
   return { shapes, dtypes: f32(shapes), macs: 0, extraFlops: 0 };
 };
 
-const reshape: Rule = (node, ins) => {
-  arity(node, ins, 1);
-  const x = ins[0].shape;
-  const target = attrInts(node, 'shape');
-  const out = target.map((d, i) => (d === 0 ? x[i] : d));
-  const known = out.filter((d) => d !== -1).reduce((s, v) => s * v, 1);
+/** Output shape of Reshape (0 copies the input dim unless allowzero, one -1 is inferred). */
+export function reshapeShape(x: number[], target: number[], allowzero: boolean, fail: (m: string) => never): number[] {
+  const out = target.map((d, i) => (d === 0 && !allowzero ? x[i] : d));
   const minus = out.filter((d) => d === -1).length;
-  if (minus > 1) fail(node, `shape [${target}] has more than one -1`);
+  if (minus > 1) fail(`shape [${target}] has more than one -1`);
+  const known = out.filter((d) => d !== -1).reduce((s, v) => s * v, 1);
   if (minus === 1) {
-    if (numel(x) % known !== 0) fail(node, `cannot reshape [${x}] to [${target}]`);
+    if (known === 0 || numel(x) % known !== 0) fail(`cannot reshape [${x}] to [${target}]`);
     out[out.indexOf(-1)] = numel(x) / known;
   }
-  if (numel(out) !== numel(x)) fail(node, `cannot reshape [${x}] (${numel(x)} elements) to [${target}]`);
+  if (numel(out) !== numel(x)) fail(`cannot reshape [${x}] (${numel(x)} elements) to [${target}]`);
+  return out;
+}
+
+const reshape: Rule = (node, ins) => {
+  arity(node, ins, 1);
+  const out = reshapeShape(ins[0].shape, attrInts(node, 'shape'), false, (m) => fail(node, m));
   return { shapes: [out], dtypes: [ins[0].dtype], macs: 0, extraFlops: 0 };
 };
 

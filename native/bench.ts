@@ -131,10 +131,6 @@ export interface RunOverhead {
  */
 export async function runOverhead({ runs = 500, warmup = 50 }: { runs?: number; warmup?: number } = {}): Promise<RunOverhead> {
   const g = tinyChain(1);
-  const med = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2;
-  };
   const ex = new NativeExecutor({ streams: 1 });
   const wall: number[] = [];
   const reported: number[] = [];
@@ -165,7 +161,7 @@ export async function runOverhead({ runs = 500, warmup = 50 }: { runs?: number; 
   } finally {
     await session.release();
   }
-  return { runs, endToEndUs: med(wall), reportedUs: med(reported), ortUs: med(ortWall) };
+  return { runs, endToEndUs: timing(wall).medianMs, reportedUs: timing(reported).medianMs, ortUs: timing(ortWall).medianMs };
 }
 
 /** Two independent conv chains joined by an Add. */

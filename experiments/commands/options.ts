@@ -28,32 +28,27 @@ export function numberOption(name: string, min?: number) {
 }
 
 /**
- * Repeatable `--input-shape name=d0,d1,…`: accumulates into a record; a repeated name is an error.
- * Use with commander's (value, previous) form and a default of `{}`.
+ * A repeatable `--flag name=v0,v1,…` option: accumulates into a record; a parse error or a repeated
+ * name is commander's InvalidArgumentError. Use with commander's (value, previous) form and `{}`.
  */
-export function inputShapeOption(value: string, previous: Record<string, number[]> = {}): Record<string, number[]> {
-  let parsed: [string, number[]];
-  try {
-    parsed = parseInputShape(value);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-  const [name, dims] = parsed;
-  if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`--input-shape gives '${name}' twice`);
-  return { ...previous, [name]: dims };
+function namedListOption(flag: string, parse: (arg: string) => [string, number[]]) {
+  return (value: string, previous: Record<string, number[]> = {}): Record<string, number[]> => {
+    let parsed: [string, number[]];
+    try {
+      parsed = parse(value);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+    const [name, list] = parsed;
+    if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`${flag} gives '${name}' twice`);
+    return { ...previous, [name]: list };
+  };
 }
 
-export function inputValueOption(value: string, previous: Record<string, number[]> = {}): Record<string, number[]> {
-  let parsed: [string, number[]];
-  try {
-    parsed = parseInputValue(value);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-  const [name, values] = parsed;
-  if (Object.hasOwn(previous, name)) throw new InvalidArgumentError(`--input-value gives '${name}' twice`);
-  return { ...previous, [name]: values };
-}
+/** Repeatable `--input-shape name=d0,d1,…`. */
+export const inputShapeOption = namedListOption('--input-shape', parseInputShape);
+/** Repeatable `--input-value name=v0,v1,…`. */
+export const inputValueOption = namedListOption('--input-value', parseInputValue);
 
 export const INPUT_VALUE_HELP =
   'a fixed value of an ONNX input, repeatable: name=v0,v1,… (the input becomes a constant, so what reads it folds, e.g. sr=16000)';

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { median } from '../../env/stats.js';
 import { devicePreset, RooflineCostModel } from '../../graphs/cost/index.js';
 import type { Graph } from '../../graphs/ir.js';
 import { importOnnx } from '../../graphs/onnx/import.js';
@@ -19,7 +20,7 @@ import { sequentialSchedule } from '../../graphs/schedule.js';
 import { randomInputs, type TensorData } from '../../graphs/weights.js';
 import { type Timing, timeNative } from '../../native/bench.js';
 import { NativeExecutor } from '../../native/index.js';
-import { compareTensors } from '../commands/run-io.js';
+import { compareTensors, fixedInputFeeds } from '../commands/run-io.js';
 import { CORPUS, type CorpusModel, corpusCacheDir, fetchCorpusModel } from '../corpus.js';
 import { table } from '../format.js';
 import { machineInfo, machineLine, writeFileAtomic } from '../machine.js';
@@ -64,13 +65,7 @@ async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const v of graph.inputs) feeds[v.name] = new ort.Tensor(v.dtype, inputs.get(v.name) as Float32Array, v.shape);
-    // Inputs fixed at deployment (--input-value) are constants of our graph, inputs of the file.
-    for (const [name, values] of Object.entries(fixed))
-      feeds[name] = new ort.Tensor(
-        'int64',
-        BigInt64Array.from(values, (v) => BigInt(v)),
-        [],
-      );
+    Object.assign(feeds, fixedInputFeeds(file, fixed));
     const samples: number[] = [];
     let outputs: ort.InferenceSession.OnnxValueMapType = {};
     for (let i = 0; i < runs + 2; i++) {
@@ -78,10 +73,7 @@ async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData
       outputs = await session.run(feeds);
       if (i >= 2) samples.push(performance.now() - t0);
     }
-    samples.sort((a, b) => a - b);
-    const mid = samples.length >> 1;
-    const medianMs = samples.length % 2 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
-    return { medianMs, outputs: session.outputNames.map((n) => outputs[n].data as Float32Array) };
+    return { medianMs: median(samples), outputs: session.outputNames.map((n) => outputs[n].data as Float32Array) };
   } finally {
     await session.release();
   }
@@ -89,6 +81,7 @@ async function ortRun(file: string, graph: Graph, inputs: Map<string, TensorData
 
 async function measure(m: CorpusModel, file: string, runs: number, log: (l: string) => void): Promise<RealModelRow> {
   const bytes = readFileSync(file);
+  const onnxNodes = countNodes(bytes);
   let t = performance.now();
   const imported = importOnnx(bytes, file, { inputShapes: m.inputShapes, inputValues: m.inputValues });
   const importMs = performance.now() - t;
@@ -126,7 +119,7 @@ async function measure(m: CorpusModel, file: string, runs: number, log: (l: stri
     ort2Threads: ort2.medianMs,
   };
   log(
-    `${m.name}: ${countNodes(bytes)} ONNX nodes → ${imported.nodes.length} → ${optimized.nodes.length}; import ${importMs.toFixed(0)} ms; native seq ${latencyMs.optimizedSeq1.toFixed(2)} ms, ort 1 thread ${latencyMs.ort1Thread.toFixed(2)} ms`,
+    `${m.name}: ${onnxNodes} ONNX nodes → ${imported.nodes.length} → ${optimized.nodes.length}; import ${importMs.toFixed(0)} ms; native seq ${latencyMs.optimizedSeq1.toFixed(2)} ms, ort 1 thread ${latencyMs.ort1Thread.toFixed(2)} ms`,
   );
   return {
     model: m.name,
@@ -134,7 +127,7 @@ async function measure(m: CorpusModel, file: string, runs: number, log: (l: stri
     license: m.license,
     inputShapes: m.inputShapes,
     inputValues: m.inputValues ?? {},
-    onnxNodes: countNodes(bytes),
+    onnxNodes,
     irNodes: imported.nodes.length,
     optimizedNodes: optimized.nodes.length,
     importMs,

@@ -60,11 +60,16 @@ export function exportOnnx(graph: Graph, { opset = MAX_OPSET, seed = 0 }: Export
   const info = indexTensors(g).info;
   const names = new Set(info.keys());
   const extra: TensorProto[] = [];
-  /** Adds a constant input tensor next to the node and returns its (unique) name. */
-  const constant = (node: Node, what: string, shape: number[], data: Float32Array | BigInt64Array): string => {
+  /** A tensor name `<node>.<what>` no tensor has yet (reserved). */
+  const fresh = (node: Node, what: string): string => {
     let name = `${node.id}.${what}`;
     for (let k = 1; names.has(name); k++) name = `${node.id}.${what}_${k}`;
     names.add(name);
+    return name;
+  };
+  /** Adds a constant input tensor next to the node and returns its (unique) name. */
+  const constant = (node: Node, what: string, shape: number[], data: Float32Array | BigInt64Array): string => {
+    const name = fresh(node, what);
     extra.push(tensorToProto(name, shape, data, '{"topsched":{"folded":true}}'));
     return name;
   };
@@ -75,17 +80,11 @@ export function exportOnnx(graph: Graph, { opset = MAX_OPSET, seed = 0 }: Export
   const unfuse = (node: Node): Node[] => {
     const ep = epilogueOf(node);
     if (!ep.sum && !ep.activation) return [node];
-    const fresh = (what: string) => {
-      let name = `${node.id}.${what}`;
-      for (let k = 1; names.has(name); k++) name = `${node.id}.${what}_${k}`;
-      names.add(name);
-      return name;
-    };
     const out: Node[] = [];
-    let t = ep.activation || ep.sum ? fresh('op') : node.outputs[0];
+    let t = fresh(node, 'op');
     out.push({ ...withoutEpilogue(node), outputs: [t] });
     if (ep.sum) {
-      const next = ep.activation ? fresh('sum') : node.outputs[0];
+      const next = ep.activation ? fresh(node, 'sum') : node.outputs[0];
       out.push({ ...node, id: `${node.id}.sum`, op: 'Add', attrs: {}, inputs: [t, node.inputs[node.inputs.length - 1]], outputs: [next] });
       t = next;
     }

@@ -6,7 +6,7 @@
  * clamping treats the same. Every fold is bounded in size before anything is allocated.
  */
 import { type Attrs, GraphError, numel } from '../ir.js';
-import { sliceAxis } from '../ops.js';
+import { reshapeShape, sliceAxis } from '../ops.js';
 import { type AttributeProto, DT, dtypeName, type TensorProto, type TensorValue, tensorFromProto, toNum } from './proto.js';
 
 export type FoldDType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
@@ -506,19 +506,5 @@ export function squeezeShape(op: 'Squeeze' | 'Unsqueeze', x: number[], axes: num
   const out: number[] = [];
   let k = 0;
   for (let i = 0; i < r; i++) out.push(add.has(i) ? 1 : x[k++]);
-  return out;
-}
-
-/** Output shape of Reshape (0 copies the input dim unless allowzero, one -1 is inferred). */
-export function reshapeShape(x: number[], target: number[], allowzero: boolean, fail: (m: string) => never): number[] {
-  const out = target.map((d, i) => (d === 0 && !allowzero ? x[i] : d));
-  const minus = out.filter((d) => d === -1).length;
-  if (minus > 1) fail(`Reshape target [${target}] has more than one -1`);
-  const known = out.filter((d) => d !== -1).reduce((s, v) => s * v, 1);
-  if (minus === 1) {
-    if (known === 0 || numel(x) % known !== 0) fail(`cannot reshape [${x}] to [${target}]`);
-    out[out.indexOf(-1)] = numel(x) / known;
-  }
-  if (numel(out) !== numel(x)) fail(`cannot reshape [${x}] (${numel(x)} elements) to [${target}]`);
   return out;
 }

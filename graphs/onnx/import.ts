@@ -288,6 +288,19 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
     nodes.push(node);
   };
 
+  /** A tensor's shape, or an error naming the node that reads an undefined one. */
+  const shapeKnown = (t: string, nodeWhere: string): number[] => {
+    const v = known.get(t);
+    if (!v) throw new GraphError(`reads tensor '${t}' that nothing defines`, nodeWhere);
+    return v.shape;
+  };
+  /** A tensor name no tensor has yet (nor any node reads), derived from `base`. */
+  const freshName = (base: string) => {
+    let name = base;
+    for (let k = 1; known.has(name) || read.has(name); k++) name = `${base}_${k}`;
+    return name;
+  };
+
   const lower = (pn: NodeProto, attrOverride?: Attrs) => {
     const op = pn.opType ?? '';
     const label = `node '${pn.name || pn.output?.[0] || '?'}' (${op})`;
@@ -322,7 +335,7 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
         return;
       }
     }
-    const shapeOf = (t: string) => known.get(t)?.shape ?? fail(`reads tensor '${t}' that nothing defines`);
+    const shapeOf = (t: string) => shapeKnown(t, nodeWhere);
     if (op === 'Squeeze' || op === 'Unsqueeze') {
       // On computed data both are reshapes; their axes must be constant.
       let axes = (rawAttrs.axes as number[] | undefined) ?? [];
@@ -348,11 +361,7 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
         where: nodeWhere,
         shape: shapeOf,
         constant: foldedOf,
-        fresh: (base) => {
-          let name = base;
-          for (let k = 1; known.has(name) || read.has(name); k++) name = `${base}_${k}`;
-          return name;
-        },
+        fresh: freshName,
       });
       for (const c of form.constants) setConst(c.name, c.value);
       emit(op, pn.name, form.inputs, form.outputs, form.attrs, nodeWhere);
@@ -374,17 +383,6 @@ export function importOnnx(bytes: Uint8Array, where = '<buffer>', opts: ImportOp
       if (read.has(t)) fail(`optional output ${keep + k} ('${t}') is used, which the IR cannot represent`);
     });
     emit(irOp, pn.name, norm.inputs, outputs.slice(0, keep), norm.attrs, nodeWhere);
-  };
-
-  const shapeKnown = (t: string, nodeWhere: string): number[] => {
-    const v = known.get(t);
-    if (!v) throw new GraphError(`reads tensor '${t}' that nothing defines`, nodeWhere);
-    return v.shape;
-  };
-  const freshName = (base: string) => {
-    let name = base;
-    for (let k = 1; known.has(name) || read.has(name); k++) name = `${base}_${k}`;
-    return name;
   };
 
   /**
