@@ -41,10 +41,11 @@ import {
   type StepInfo,
   type StepResult,
 } from './core.js';
-import { type EnvExecutor, type Launch, SimExecutor } from './executor.js';
+import { type ClockStats, type EnvExecutor, type Launch, SimExecutor } from './executor.js';
 import { type EnvMetrics, EpisodeCounters } from './metrics.js';
 import { type EnvModel, prepareModels } from './models.js';
 import { NativeExecutorAdapter } from './native-executor.js';
+import { WallClockNativeExecutor } from './native-wall-executor.js';
 import {
   type AsyncInferenceOptions,
   checkOptionNames,
@@ -129,9 +130,16 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   private steps = 0;
   private closed = false;
   private lastDtMs = 0;
+  /** Wall clock: when the current step began (the last step's end: decision time is inside the step). */
+  private stepStartMs = 0;
+  /** Wall clock: the epoch boundary the last step ran to; whether this step skipped the next one. */
+  private lastBoundaryMs = 0;
+  private overran = false;
+  private overruns = 0;
   /** Load-feature entries at the end of observations and state (3·M with loadFeatures, else 0). */
   private readonly extra: number;
   private readonly loadFeatures: boolean;
+  private readonly externalArrivals: boolean;
   /** Per model: fast rate, slow rate, goodput EWMAs (requests/s); arrivals counted at the last step. */
   private readonly loadEwma: Float64Array;
   private readonly arrivedPrev: Float64Array;
@@ -178,9 +186,18 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
         contention: resolveContention(opts.contention, new Map(this.models.map((m) => [m.name, m.graph])), device),
       });
     } else if (ex === 'native') {
-      this.executor = new NativeExecutorAdapter(simModels, { streams: opts.streams ?? 4, cost, device, memoryBytes: opts.memoryBytes });
+      const clock = opts.clock ?? 'wall';
+      const nativeOpts = { streams: opts.streams ?? 4, cost, device, memoryBytes: opts.memoryBytes };
+      if (clock === 'wall') this.executor = new WallClockNativeExecutor(simModels, nativeOpts, opts.launchIO);
+      else if (clock === 'measured') this.executor = new NativeExecutorAdapter(simModels, nativeOpts);
+      else throw new EnvError(`must be 'wall' or 'measured', got ${JSON.stringify(clock)}`, `option 'clock'`);
     } else if (ex && typeof ex === 'object' && typeof (ex as EnvExecutor).submit === 'function') this.executor = ex;
     else throw new EnvError(`must be 'sim', 'native' or an executor, got ${JSON.stringify(ex)}`, `option 'executor'`);
+    if (opts.launchIO !== undefined && this.executor.clock !== 'wall')
+      throw new EnvError(`launch inputs and outputs need executor 'native' with clock 'wall'`, `option 'launchIO'`);
+    this.externalArrivals = opts.externalArrivals ?? false;
+    if (typeof this.externalArrivals !== 'boolean')
+      throw new EnvError(`must be true or false, got ${JSON.stringify(opts.externalArrivals)}`, `option 'externalArrivals'`);
 
     this.arrivals = makeArrivals(this.workload);
     this.queues = this.models.map((m) => new RequestQueue(m.maxQueue));
@@ -308,6 +325,10 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.nextLaunchId = 0;
     this.steps = 0;
     this.lastDtMs = 0;
+    this.stepStartMs = 0;
+    this.lastBoundaryMs = 0;
+    this.overran = false;
+    this.overruns = 0;
     this.c.reset();
     this.arrivedTotal.fill(0);
     this.arrivedPrev.fill(0);
@@ -328,6 +349,11 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
   }
 
   private drawNext(m: number): void {
+    if (this.externalArrivals) {
+      this.nextArrival[m] = Number.POSITIVE_INFINITY;
+      this.exhausted[m] = 0;
+      return;
+    }
     const t = this.arrivals[m].next();
     this.nextArrival[m] = t * 1000;
     this.nextCount[m] = this.arrivals[m].count;
@@ -347,6 +373,20 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
         this.drawNext(m);
       }
     }
+  }
+
+  /**
+   * One request for `model` arrives now (externalArrivals): it joins the model's queue, or is
+   * dropped when the queue is full (counted as a drop, as the env counts its own). Returns whether
+   * it was queued; the policy sees it at the next decision.
+   */
+  inject(model: number): boolean {
+    if (!this.externalArrivals) throw new EnvError('inject() needs externalArrivals: true', 'inject');
+    if (!Number.isInteger(model) || model < 0 || model >= this.M) throw new EnvError(`model index must be in 0..${this.M - 1}, got ${model}`, 'inject');
+    const ok = this.queues[model].push(this.executor.now());
+    this.c.arrival(model, ok);
+    this.arrivedTotal[model]++;
+    return ok;
   }
 
   private backlog(): number {
@@ -391,9 +431,13 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.c.launchDone(l.model, l.arrivals, l.submitMs, finishMs, this.models[l.model].sloMs);
   };
 
-  /** The end of this step's epoch: the next boundary, or (skipIdle) the boundary after the next arrival. */
+  /**
+   * The end of this step's epoch: the next boundary, or (skipIdle) the boundary after the next
+   * arrival. On a wall clock boundaries lie on a fixed grid (k · epochMs), so timer lateness does
+   * not drift them.
+   */
   private epochEnd(t0: number): number {
-    let t1 = t0 + this.epochMs;
+    let t1 = this.wallClock ? (Math.floor(t0 / this.epochMs) + 1) * this.epochMs : t0 + this.epochMs;
     if (this.skipIdle && this.executor.idle()) {
       let queued = 0;
       for (const q of this.queues) queued += q.length;
@@ -410,10 +454,15 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     if (this.closed) throw new EnvError('step() on a closed env');
     checkActions(this, actions as Record<AgentID, Int32Array>);
     this.c.beginStep();
-    const t0 = this.executor.now();
+    const now = this.executor.now();
     const backlog0 = this.backlog();
     this.commit(actions);
-    return { t0, t1: this.epochEnd(t0), backlog0 };
+    if (!this.wallClock) return { t0: now, t1: this.epochEnd(now), backlog0 };
+    const t1 = this.epochEnd(now);
+    this.overran = t1 > this.lastBoundaryMs + this.epochMs * (1 + 1e-9);
+    if (this.overran) this.overruns++;
+    this.lastBoundaryMs = t1;
+    return { t0: this.stepStartMs, t1, backlog0 };
   }
 
   private finish(t0: number, backlog0: number): StepResult<Float32Array> {
@@ -422,6 +471,7 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.executor.drain(this.onDone);
     this.steps++;
     this.lastDtMs = t - t0;
+    this.stepStartMs = t;
     if (this.loadFeatures) this.updateLoadFeatures();
     this.executor.streamBusyMs(this.busyNow);
     for (let s = 0; s < this.busyNow.length; s++) {
@@ -571,7 +621,32 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
 
   /** One info per agent (wrappers add keys to them); the metrics object is shared, read-only. */
   private info(dtMs: number, metrics: EnvMetrics): StepInfo {
-    return { dt: dtMs / 1000, timeMs: this.executor.now(), metrics };
+    const info: StepInfo = { dt: dtMs / 1000, timeMs: this.executor.now(), metrics };
+    if (this.wallClock) info.overran = this.overran;
+    return info;
+  }
+
+  /**
+   * Epoch keeping on a wall clock since reset: steps, steps whose decision ran past their boundary
+   * (overruns), and timer lateness past the boundaries (ms). Undefined on other clocks.
+   */
+  clockStats(): (ClockStats & { overruns: number }) | undefined {
+    const s = this.executor.clockStats?.();
+    return s && { ...s, overruns: this.overruns };
+  }
+
+  /** Whether env time is real time (the native executor's 'wall' clock). */
+  get wallClock(): boolean {
+    return this.executor.clock === 'wall';
+  }
+
+  /**
+   * Before an episode on a real executor: waits for launches of an earlier episode to finish and
+   * loads and prepares every model at every batch size, so that no launch pays for loading.
+   */
+  async prepareAsync(): Promise<void> {
+    await this.executor.settle?.();
+    await this.executor.warm?.(this.batchSizes);
   }
 
   close(): void {

@@ -3,8 +3,10 @@
  *
  *  - SimExecutor: the discrete-event simulator (sim/simulator.ts). Synchronous and deterministic;
  *    `advance(t)` runs the timeline exactly to env time t.
- *  - NativeExecutorAdapter (native-executor.ts): real execution through the native addon. Env
- *    time is measured time; it is asynchronous (`advanceAsync`), and a step may overrun its epoch.
+ *  - WallClockNativeExecutor (native-wall-executor.ts, clock 'wall'): real execution through the
+ *    native addon in wall-clock time, launches running concurrently across decisions.
+ *  - NativeExecutorAdapter (native-executor.ts, clock 'measured'): real execution, one native run
+ *    per epoch; env time is measured makespan. Both are asynchronous (`advanceAsync`).
  *
  * Times are env-time milliseconds since reset. Launch ids are the env's; completions come back
  * through `drain` with the time each launch finished.
@@ -24,8 +26,19 @@ export interface Launch {
   micro: number;
 }
 
+/** How a wall-clock executor kept its decision epochs. */
+export interface ClockStats {
+  /** Steps run (advanceAsync calls). */
+  epochs: number;
+  /** Timer lateness past the boundaries, ms. */
+  lateMsTotal: number;
+  lateMsMax: number;
+}
+
 export interface EnvExecutor {
   readonly kind: 'sim' | 'native';
+  /** 'virtual' (simulated), 'measured' (native, one run per epoch) or 'wall' (native, real time). */
+  readonly clock?: 'virtual' | 'measured' | 'wall';
   /** Whether `advance` may be called (else only `advanceAsync`). */
   readonly synchronous: boolean;
   /** Stream slots whose busy time `streamBusyMs` reports. */
@@ -51,11 +64,18 @@ export interface EnvExecutor {
   aloneMs(model: number, schedule: number, batch: number, micro: number): number;
   /** Whether nothing is running or pending. */
   idle(): boolean;
+  /** Loads and prepares every model at these batch sizes ahead of an episode (real executors). */
+  warm?(batches: readonly number[]): Promise<void>;
+  /** Resolves once every submitted launch has finished (real executors; before a reset). */
+  settle?(): Promise<void>;
+  /** Epoch keeping of a wall-clock executor. */
+  clockStats?(): ClockStats;
   close(): void;
 }
 
 export class SimExecutor implements EnvExecutor {
   readonly kind = 'sim';
+  readonly clock = 'virtual';
   readonly synchronous = true;
   readonly sim: Simulator;
 

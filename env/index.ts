@@ -14,6 +14,8 @@ export * from './executor.js';
 export * from './metrics.js';
 export * from './models.js';
 export * from './native-executor.js';
+export * from './native-models.js';
+export * from './native-wall-executor.js';
 export * from './options.js';
 export * from './policies.js';
 export * from './queue.js';

@@ -11,6 +11,7 @@ import type { PartitionMethod, PartitionOptions } from '../graphs/partition/inde
 import type { Schedule } from '../graphs/schedule.js';
 import { EnvError } from './core.js';
 import type { EnvExecutor } from './executor.js';
+import type { LaunchIO } from './native-wall-executor.js';
 import type { RewardWeights } from './reward.js';
 import { type ContentionParams, type ContentionProfile, contentionFromProfiles, fitContention, ROOFLINE_SHARE } from './sim/contention.js';
 import type { ModeOptions } from './sim/modes.js';
@@ -23,6 +24,19 @@ export interface AsyncInferenceOptions extends ModeOptions {
   graphs?: Record<string, Graph>;
   /** 'sim' (default), 'native', or an executor built by the caller. */
   executor?: 'sim' | 'native' | EnvExecutor;
+  /**
+   * Clock of the 'native' executor: 'wall' (default; real time, launches submitted at once and
+   * running across decisions, the policy's decision time counted) or 'measured' (one native run
+   * per epoch, env time = measured makespan; launches never straddle epochs).
+   */
+  clock?: 'wall' | 'measured';
+  /**
+   * Requests come from outside (`env.inject`), not from the workload's arrival processes, whose
+   * mean rates still normalise observations; the episode then never terminates (a server). Default false.
+   */
+  externalArrivals?: boolean;
+  /** Inputs and outputs of real launches (the wall-clock native executor only; a server's requests). */
+  launchIO?: LaunchIO;
   /** A CostModel or a spec (`roofline:<preset>`, `synthetic[:seed]`). Default `roofline:v100`. */
   cost?: CostModel | string;
   /** The simulated device (a preset name or a spec). Default: the roofline model's device, else v100. */
@@ -151,6 +165,9 @@ const KNOWN = new Set([
   'workload',
   'graphs',
   'executor',
+  'clock',
+  'externalArrivals',
+  'launchIO',
   'cost',
   'device',
   'candidates',

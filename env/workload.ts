@@ -178,7 +178,7 @@ export function modelSource(workload: Workload, m: WorkloadModel): string {
  */
 /** Request logs by path, parsed once per process (they are read-only and a few hundred kB). */
 const requestLogs = new Map<string, Float64Array>();
-function loadRequestLog(path: string): Float64Array {
+export function loadRequestLog(path: string): Float64Array {
   let t = requestLogs.get(path);
   if (!t) {
     t = parseTimestampLog(readTextBounded(path, 'request log'), path);

@@ -11,6 +11,7 @@ import { registerProfile } from './commands/profile.js';
 import { registerQuickstart } from './commands/quickstart.js';
 import { registerReproduce } from './commands/reproduce.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTrain } from './commands/train.js';
 
@@ -40,5 +41,6 @@ export function createProgram(): Command {
   registerQuickstart(program);
   registerTrain(program);
   registerEval(program);
+  registerServe(program);
   return program;
 }

@@ -386,6 +386,11 @@ export class NativeExecutor {
     return JSON.parse(this.native.memoryStats(resetPeaks));
   }
 
+  /** µs since the executor started, on the same clock as every report's timestamps. */
+  nowUs(): number {
+    return this.native.nowUs();
+  }
+
   /** Returns idle arenas and cached blocks to the system. */
   trimMemory(): void {
     this.native.trimMemory();

@@ -19,6 +19,8 @@ export interface NativeExecutorBinding {
   info(): string;
   memoryStats(resetPeaks?: boolean): string;
   trimMemory(): void;
+  /** µs since the executor started, on the clock of report timestamps. */
+  nowUs(): number;
   close(): void;
 }
 

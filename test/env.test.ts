@@ -420,7 +420,7 @@ describe('baseline policies', () => {
 
 describe('native executor', () => {
   test('step() refuses (asynchronous executor); stepAsync runs real tasks or errors clearly', async () => {
-    const env = smallEnv({ executor: 'native', streams: 2, maxSteps: 5, batchSizes: [1, 2] });
+    const env = smallEnv({ executor: 'native', clock: 'measured', streams: 2, maxSteps: 5, batchSizes: [1, 2] });
     env.reset({ seed: 0 });
     const act = { [LAUNCHER]: [1, 1], [SCHEDULER]: [0, 1, 1, 0] };
     expect(() => env.step(act)).toThrow(/executor 'native' measures real time and runs asynchronously: call stepAsync\(\)/);

@@ -120,6 +120,7 @@ export async function playEpisode(
   seed: number,
   hooks: { onStep?: (s: StepView) => boolean; stop?: () => boolean } = {},
 ): Promise<PlayResult> {
+  await (env as Partial<Pick<AsyncInferenceEnv, 'prepareAsync'>>).prepareAsync?.();
   let { observations } = env.reset({ seed });
   policy.reset?.(seed);
   const asyncEnv = env as Partial<Pick<AsyncInferenceEnv, 'stepAsync' | 'executor'>>;
@@ -186,8 +187,9 @@ export async function runEpisode(env: AsyncInferenceEnv, policy: Policy, o: Epis
       next = now + every;
       return false;
     }
-    const info = r.infos[LAUNCHER] as { dt?: number } | undefined;
-    if (info?.dt !== undefined && info.dt > epochS) overruns++;
+    // A wall clock says whether the decision ran past its boundary; otherwise a step longer than its epoch overran.
+    const info = r.infos[LAUNCHER] as { dt?: number; overran?: boolean } | undefined;
+    if (info?.overran ?? (info?.dt !== undefined && info.dt > epochS)) overruns++;
     decisionSum += us;
     if (us > decisionMax) decisionMax = us;
     // The full metrics (latency quantiles) only at series samples: every step they would double the cost.

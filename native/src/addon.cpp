@@ -149,7 +149,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
                         InstanceMethod("unloadModel", &ExecutorWrap::UnloadModel), InstanceMethod("prepare", &ExecutorWrap::Prepare),
                         InstanceMethod("release", &ExecutorWrap::Release), InstanceMethod("run", &ExecutorWrap::Run), InstanceMethod("profile", &ExecutorWrap::Profile),
                         InstanceMethod("info", &ExecutorWrap::Info), InstanceMethod("memoryStats", &ExecutorWrap::MemoryStats),
-                        InstanceMethod("trimMemory", &ExecutorWrap::TrimMemory), InstanceMethod("close", &ExecutorWrap::Close)});
+                        InstanceMethod("trimMemory", &ExecutorWrap::TrimMemory), InstanceMethod("nowUs", &ExecutorWrap::NowUs),
+                        InstanceMethod("close", &ExecutorWrap::Close)});
   }
 
   explicit ExecutorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecutorWrap>(info) {
@@ -348,6 +349,13 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     json j = core_->ex->backend().info();
     j["kernelsCached"] = core_->ex->backend().kernelCount();
     return Napi::String::New(env, j.dump());
+  }
+
+  /** µs since the executor's epoch, on the clock of every report timestamp (wall-clock envs map completions with it). */
+  Napi::Value NowUs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!check(env)) return env.Undefined();
+    return Napi::Number::New(env, static_cast<double>(ts::nowNs() - core_->ex->epochNs()) / 1e3);
   }
 
   Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
