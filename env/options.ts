@@ -76,6 +76,8 @@ export interface AsyncInferenceOptions extends ModeOptions {
   activationModel?: 'planner' | 'live-bytes';
   /** Simulated streams: in-order queues like CUDA and the native executor (default) or an ideal pool. */
   streamPolicy?: 'in-order' | 'pool';
+  /** Simulator: the real executor's per-launch cost beyond its ops, ms, for all models or by model name (a fidelity calibration measures it). Default 0. */
+  launchOverheadMs?: number | Record<string, number>;
 }
 
 /** A small two-model workload: what `make('topsched/AsyncInference-v0')` runs without options. */
@@ -187,6 +189,7 @@ const KNOWN = new Set([
   'splitMinBytes',
   'activationModel',
   'streamPolicy',
+  'launchOverheadMs',
   'mode',
   'streams',
   'contextSwitchMs',

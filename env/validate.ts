@@ -62,6 +62,15 @@ export interface NativeCalibration {
   cost: ProfiledCostModel;
   /** Fitted from the profiles' co-run pairs; undefined when none were measured (roofline share). */
   contention?: ContentionParams;
+  /**
+   * What a launch costs on the executor beyond its profiled ops, ms, by model name (the
+   * simulator's `launchOverheadMs`): a lone launch's median submit-to-end time − its priced alone
+   * latency, at least 0. The alone-op profile times ops inside repeated runs; a launch also pays
+   * for submission, task begin and end, and caches gone cold between launches.
+   */
+  launchOverheadMs: Record<string, number>;
+  /** Per model: the lone launch's median submit-to-end time and its priced alone latency, ms. */
+  launches: { model: string; measuredMs: number; pricedMs: number }[];
 }
 
 export interface CalibrateOptions {
@@ -84,7 +93,29 @@ export async function calibrateOnNative(ex: NativeExecutor, graphs: Graph[], han
   const byName = new Map(graphs.map((g) => [g.name, g]));
   const withPairs = profiles.some((d) => d.pairs.length);
   const contention = withPairs ? fitContention(contentionFromProfiles(profiles, byName, device)) : undefined;
-  return { device, deviceName: profiles[0].device.name, schedules, profiles, cost, contention };
+  const launches = await measureLaunches(ex, graphs, handles, schedules, cost);
+  const launchOverheadMs = Object.fromEntries(launches.map((l) => [l.model, Math.max(0, l.measuredMs - l.pricedMs)]));
+  return { device, deviceName: profiles[0].device.name, schedules, profiles, cost, contention, launchOverheadMs, launches };
+}
+
+/**
+ * Lone launches (the executor otherwise idle), the models taking turns as they do under a mixed
+ * load (so each launch finds caches holding the other models' data), median submit-to-end time
+ * over `rounds` per model.
+ */
+async function measureLaunches(ex: NativeExecutor, graphs: Graph[], handles: ModelHandle[], schedules: Schedule[], cost: ProfiledCostModel, rounds = 21) {
+  const t: number[][] = graphs.map(() => []);
+  for (let r = -1; r < rounds; r++)
+    for (let m = 0; m < graphs.length; m++) {
+      const rep = await ex.run([{ model: handles[m], schedule: schedules[m] }]);
+      if (r >= 0) t[m].push((rep.tasks[0].endUs - rep.submitUs) / 1000);
+    }
+  const out = graphs.map((g, m) => ({
+    model: g.name,
+    measuredMs: median(t[m]),
+    pricedMs: schedules[m].stages.reduce((s, st) => s + cost.stageLatency(g, st), 0),
+  }));
+  return out;
 }
 
 export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeResult> {
@@ -113,7 +144,7 @@ export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeRes
 
     const sim = new Simulator(
       o.graphs.map((g, m) => ({ name: g.name, graph: g, schedules: [schedules[m]], weightBytes: 0 })),
-      { cost, device, streams, contention },
+      { cost, device, streams, contention, launchOverheadMs: calibration.launchOverheadMs },
     );
     order.forEach((m, i) => {
       sim.submit(i, m, sim.plan(m, 0, o.graphs[m].batch));

@@ -501,3 +501,26 @@ describe('bench', () => {
     expect(r.eventsPerSec).toBeGreaterThan(3e5);
   });
 });
+
+describe('launch overhead (a fidelity calibration of the real executor)', () => {
+  test('occupies the home stream once per launch, per model by name', () => {
+    const a = chain('a', 4);
+    const b = chain('b', 4);
+    const base = { cost: synth, device: devicePreset('v100'), streams: 1 };
+    const plain = new Simulator([model(a), model(b)], base);
+    const over = new Simulator([model(a), model(b)], { ...base, launchOverheadMs: { a: 0.5 } });
+    const alone = (s: Simulator, m: number) => s.planInfo(s.plan(m, 0, 1)).aloneMs;
+    expect(alone(over, 0)).toBeCloseTo(alone(plain, 0) + 0.5, 9);
+    expect(alone(over, 1)).toBeCloseTo(alone(plain, 1), 9);
+    // Two launches of 'a' on one stream: each pays the overhead, so the second ends 2 × 0.5 ms later.
+    const run = (s: Simulator) =>
+      runAll(s, [
+        { t: 0, model: 0, plan: s.plan(0, 0, 1) },
+        { t: 0, model: 0, plan: s.plan(0, 0, 1) },
+      ]);
+    const [p, o] = [run(plain), run(over)];
+    expect(o[0]).toBeCloseTo(p[0] + 0.5, 9);
+    expect(o[1]).toBeCloseTo(p[1] + 1, 9);
+    expect(() => new Simulator([model(a)], { ...base, launchOverheadMs: -1 }).plan(0, 0, 1)).toThrow(/launch overhead must be a finite number ≥ 0 ms, got -1/);
+  });
+});

@@ -95,3 +95,19 @@ describe.runIf(nativeAvailable())('real-time native env', () => {
     env.close();
   });
 });
+
+describe.runIf(nativeAvailable())('sim-fidelity on the real-time env', () => {
+  test('one mix, one load: signed errors per case and the calibration behind them', async () => {
+    const { measureSimFidelity } = await import('../experiments/reproduce/sim-fidelity.js');
+    const r = await measureSimFidelity({ mixes: [['din', 'squeezenet1_1']], loads: [0.5], streams: [1], seconds: 1.5 });
+    expect(r.cases).toHaveLength(1);
+    const c = r.cases[0];
+    expect(c).toMatchObject({ mix: 'din+squeezenet1_1', load: 0.5, streams: 1 });
+    for (const k of ['throughputErr', 'p50Err', 'p95Err', 'p99Err'] as const) expect(Number.isFinite(c[k]), k).toBe(true);
+    expect(c.throughputErr).toBeCloseTo((c.sim.throughput - c.native.throughput) / c.native.throughput, 12);
+    expect(c.native.completed).toBeGreaterThan(0);
+    const cal = r.calibrations[0];
+    expect(Object.keys(cal.launchOverheadMs).sort()).toEqual(['din', 'squeezenet1_1']);
+    for (const l of cal.launches) expect(cal.launchOverheadMs[l.model]).toBeCloseTo(Math.max(0, l.measuredMs - l.pricedMs), 12);
+  }, 60_000);
+});

@@ -96,6 +96,8 @@ export interface PlanRequest {
   device: DeviceSpec;
   /** Planned activation arena at micro = 1 (the memory planner's), bytes; replaces the live-bytes estimate. */
   plannedBytes?: number;
+  /** Per-launch cost of the real executor, ms, charged to the first op (its home stream). Default 0. */
+  launchOverheadMs?: number;
 }
 
 export interface PlanInfo {
@@ -260,6 +262,15 @@ export class PlanStore {
         aloneMs += Math.max(longest + sync, priced);
       }
     });
+    const overhead = req.launchOverheadMs ?? 0;
+    if (!(overhead >= 0) || !Number.isFinite(overhead))
+      throw new GraphError(`launch overhead must be a finite number ≥ 0 ms, got ${overhead}`, `plan for '${schedule.model}'`);
+    if (overhead > 0) {
+      const g0 = this.phaseGroupStart[phaseStart];
+      this.opMs[this.groupOpStart[g0]] += overhead;
+      this.groupMs[g0] += overhead;
+      aloneMs += overhead;
+    }
     const planned = req.plannedBytes !== undefined && req.plannedBytes > 0 ? req.plannedBytes : undefined;
     // A planner arena replaces the estimate at m = 1; splitting scales it by the estimate's ratio.
     let activationBytes = peak;

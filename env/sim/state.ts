@@ -51,6 +51,20 @@ export interface SimulatorOptions extends ModeOptions {
    *    ready group (no head-of-line blocking).
    */
   streamPolicy?: 'in-order' | 'pool';
+  /**
+   * What the real executor spends per launch beyond its ops (submission, task begin and end,
+   * completion callback), ms; it occupies the launch's home stream before its first op. Measured
+   * by the fidelity calibration (env/validate.ts `calibrateOnNative`): one value for every model,
+   * or one per model name (missing names: 0). Default 0.
+   */
+  launchOverheadMs?: number | Record<string, number>;
+}
+
+/** A model's per-launch overhead from the option's one value or per-name record. */
+export function launchOverheadOf(o: SimulatorOptions['launchOverheadMs'], model: string): number {
+  if (o === undefined) return 0;
+  if (typeof o === 'number') return o;
+  return Object.hasOwn(o, model) ? o[model] : 0;
 }
 
 export const EV_OP = 1;
@@ -303,6 +317,7 @@ export class SimState {
         cost: this.opts.cost,
         device: this.opts.device,
         plannedBytes: (this.opts.activationModel ?? 'planner') === 'planner' ? planMemory(this.graphAt(model, batch), sched).arenaBytes : undefined,
+        launchOverheadMs: launchOverheadOf(this.opts.launchOverheadMs, m.name),
       }).id;
       this.planCache.set(key, id);
     }

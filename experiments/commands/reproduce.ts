@@ -51,8 +51,9 @@ export const EXPERIMENTS: Experiment[] = [
   },
   {
     name: 'sim-fidelity',
-    minutes: 1,
-    description: 'calibrated simulator vs native CPU executor: same Poisson workload and fixed policy, throughput and p50/p95/p99 latency',
+    minutes: 5,
+    description:
+      'calibrated simulator vs the real-time native env: 3 model mixes × 3 loads × 1–2 streams, same workload and policy; throughput and p50/p95/p99 errors',
     run: async (outDir, log) => {
       await simFidelity({ out: join(outDir, 'sim-fidelity.md'), log });
     },
