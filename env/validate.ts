@@ -64,12 +64,12 @@ export interface NativeCalibration {
   contention?: ContentionParams;
   /**
    * What a launch costs on the executor beyond its profiled ops, ms, by model name (the
-   * simulator's `launchOverheadMs`): a lone launch's median submit-to-end time − its priced alone
-   * latency, at least 0. The alone-op profile times ops inside repeated runs; a launch also pays
+   * simulator's `launchOverheadMs`): a lone launch's median on-stream time (task begin to end) −
+   * its priced alone latency, at least 0. The alone-op profile times ops inside repeated runs; a launch also pays
    * for submission, task begin and end, and caches gone cold between launches.
    */
   launchOverheadMs: Record<string, number>;
-  /** Per model: the lone launch's median submit-to-end time and its priced alone latency, ms. */
+  /** Per model: the lone launch's median on-stream time and its priced alone latency, ms. */
   launches: { model: string; measuredMs: number; pricedMs: number }[];
 }
 
@@ -100,15 +100,16 @@ export async function calibrateOnNative(ex: NativeExecutor, graphs: Graph[], han
 
 /**
  * Lone launches (the executor otherwise idle), the models taking turns as they do under a mixed
- * load (so each launch finds caches holding the other models' data), median submit-to-end time
- * over `rounds` per model.
+ * load (so each launch finds caches holding the other models' data), median on-stream time
+ * over `rounds` per model (begin to end on its stream).
  */
 async function measureLaunches(ex: NativeExecutor, graphs: Graph[], handles: ModelHandle[], schedules: Schedule[], cost: ProfiledCostModel, rounds = 21) {
   const t: number[][] = graphs.map(() => []);
   for (let r = -1; r < rounds; r++)
     for (let m = 0; m < graphs.length; m++) {
       const rep = await ex.run([{ model: handles[m], schedule: schedules[m] }]);
-      if (r >= 0) t[m].push((rep.tasks[0].endUs - rep.submitUs) / 1000);
+      // On-stream time only (task begin to end): the wait from submission to begin overlaps other work.
+      if (r >= 0) t[m].push((rep.tasks[0].endUs - rep.tasks[0].beginUs) / 1000);
     }
   const out = graphs.map((g, m) => ({
     model: g.name,

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` / `topsched bench [sections...]`: the project's speed and memory targets, measured
  * side by side in one run and printed as tables with the machine and date. Sections: native, sim,
- * agents, graphs, harness (default: all). Add `--json` for machine-readable output.
+ * agents, graphs, harness, serve (default: all). Add `--json` for machine-readable output.
  */
 
 import { existsSync } from 'node:fs';
@@ -19,8 +19,9 @@ import { bytes, table } from './format.js';
 import { benchHarness } from './harness/bench.js';
 import { loadSpec } from './harness/spec.js';
 import { machineLine } from './machine.js';
+import { benchServe } from './serve/bench.js';
 
-export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs', 'harness'] as const;
+export const BENCH_SECTIONS = ['native', 'sim', 'agents', 'graphs', 'harness', 'serve'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOptions {
@@ -203,6 +204,36 @@ async function benchHarnessSection(print: (t: string) => void): Promise<Record<s
   return { harness: b };
 }
 
+async function benchServeSection(print: (t: string) => void): Promise<Record<string, unknown>> {
+  if (!nativeAvailable()) {
+    print('serve: addon not built (npm run build:native) — skipped');
+    return { skipped: 'addon not built' };
+  }
+  const r = await benchServe();
+  const a = r.overhead;
+  const t = r.throughput;
+  print(
+    table(
+      ['serve (KServe v2 over loopback, load generator in its own process)', 'measured', 'target', ''],
+      [
+        [
+          `(a) p50 added over the in-process real-time env: ${a.model}, Poisson ${a.rate} req/s, greedy-release`,
+          `${a.addedP50Ms >= 0 ? '+' : ''}${a.addedP50Ms.toFixed(2)} ms (p50 ${a.envP50Ms.toFixed(2)} → ${a.serveP50Ms.toFixed(2)} ms; p95 ${a.envP95Ms.toFixed(2)} → ${a.serveP95Ms.toFixed(2)} ms)`,
+          '≤ 1 ms',
+          target(a.addedP50Ms <= 1),
+        ],
+        [
+          `(b) one-operator model, closed loop of ${t.concurrency} clients, ${t.seconds} s`,
+          `${t.reqPerS.toFixed(0)} req/s, ${t.failures} failures (p50 ${t.p50Ms.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms; server queue ${t.serverQueueUs?.toFixed(0) ?? '-'} µs, compute ${t.serverComputeUs?.toFixed(0) ?? '-'} µs)`,
+          '≥ 5000 req/s, 0 failures',
+          target(t.reqPerS >= 5000 && t.failures === 0),
+        ],
+      ],
+    ),
+  );
+  return { serve: r };
+}
+
 export async function runBench(opts: BenchOptions = {}): Promise<Record<string, unknown>> {
   const sections = opts.sections?.length ? opts.sections : [...BENCH_SECTIONS];
   const print = opts.print ?? ((t: string) => console.log(t));
@@ -214,6 +245,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<Record<string, 
     else if (s === 'sim') out.sim = benchSim(print);
     else if (s === 'graphs') out.graphs = benchGraphs(print);
     else if (s === 'harness') out.harness = await benchHarnessSection(print);
+    else if (s === 'serve') out.serve = await benchServeSection(print);
     else out.agents = await benchAgents(print);
   }
   return out;

@@ -4,7 +4,7 @@ import { printJson } from '../format.js';
 import { intOption } from './options.js';
 
 /** Mirrors experiments/bench.ts's BENCH_SECTIONS, which is imported only when the command runs (it loads tfjs). */
-export const BENCH_SECTION_NAMES = ['native', 'sim', 'agents', 'graphs', 'harness'] as const;
+export const BENCH_SECTION_NAMES = ['native', 'sim', 'agents', 'graphs', 'harness', 'serve'] as const;
 
 export function registerBench(program: Command): void {
   program

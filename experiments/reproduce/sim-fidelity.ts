@@ -5,7 +5,7 @@
  *
  * For every model mix and stream count, one calibration (env/validate.ts `simVsNative`): op
  * latencies (ProfiledCostModel), contention fitted to co-run pairs, and the per-launch overhead
- * the alone-op profile misses (lone launches' submit-to-end time − their priced latency), which
+ * the alone-op profile misses (lone launches' on-stream time − their priced latency), which
  * the simulator charges to each launch's home stream. Then for each load the same Poisson
  * workload runs through the AsyncInference env on the simulator (`step`) and on the real-time
  * native env (`stepAsync`, wall clock) with the same fixed policy (greedy-release, batch 1, the
@@ -125,8 +125,9 @@ export async function measureSimFidelity(o: SimFidelityOptions = {}): Promise<Si
       const busyMs = graphs.map((g, m) => g.nodes.reduce((s, n) => s + cal.cost.opLatency(g, n), 0) + overhead[m]);
       const capacity = (4 * busyMs.reduce((a, b) => a + b, 0)) / v.simMakespanMs;
       const aloneMs = graphs.map((g, m) => cal.schedules[m].stages.reduce((s, st) => s + cal.cost.stageLatency(g, st), 0) + overhead[m]);
-      // Epochs well under a request's latency, as a serving policy would use (launches straddle them).
-      const epochMs = Math.max(1, Math.round(Math.min(...aloneMs)));
+      // Epochs of about the fastest model's latency (launches straddle them), but at least 5 ms: the
+      // event loop cannot keep shorter ones on a loaded 2-core machine (overruns would be most steps).
+      const epochMs = Math.max(5, Math.round(Math.min(...aloneMs)));
       for (const load of o.loads ?? [0.3, 0.6, 0.85]) {
         const rates = busyMs.map((b) => (load * capacity * 1000) / (graphs.length * b));
         const common = {
@@ -208,8 +209,8 @@ export async function simFidelity(o: SimFidelityOptions = {}): Promise<string> {
     '',
     'For each model mix and stream count the simulator is calibrated from a profile taken on the native CPU executor in the',
     'same run: op latencies price ops (ProfiledCostModel), co-run pairs of concurrent stages fit the contention model, and the',
-    "per-launch overhead the alone-op profile misses (per model: a lone launch's submit-to-end time minus its priced",
-    "latency) is charged to each launch's home stream. Then, at each load (a fraction of the calibrated",
+    "per-launch overhead the alone-op profile misses (per model: a lone launch's time on its stream, begin to end, minus",
+    "its priced latency) is charged to each launch's home stream. Then, at each load (a fraction of the calibrated",
     "simulator's capacity, split equally between the models), the same seeded Poisson workload runs through the AsyncInference",
     'env on the simulator and on the real-time native env (`clock: wall`: arrivals at their wall-clock times, launches',
     'submitted at once and running across decisions, completions with executor timestamps) with the same policy:',
