@@ -343,7 +343,7 @@ async function run(o: QuickstartOptions, runDir: string): Promise<QuickstartResu
   phase(3, 'train', `MADDPG, ${trainSteps} steps in the calibrated simulator (${episodeSteps}-step episodes, at most ${o.trainBudgetS ?? 75} s)`);
   await initBackend('wasm', { log: () => {} });
   const contention = cal.contention;
-  const trainEnv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, maxSteps: episodeSteps });
+  const trainEnv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, launchOverheadMs: cal.launchOverheadMs, maxSteps: episodeSteps });
   const trainer = new MaddpgTrainer(trainEnv, { ...QUICK_MADDPG, dtUnit: epochMs / 1000, maxEpisodeSteps: episodeSteps, ...o.maddpg });
   const returns: number[] = [];
   const tTrain = performance.now();
@@ -398,7 +398,7 @@ async function run(o: QuickstartOptions, runDir: string): Promise<QuickstartResu
       } finally {
         env.close();
       }
-      const senv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, maxSteps: 0 });
+      const senv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, launchOverheadMs: cal.launchOverheadMs, maxSteps: 0 });
       const spol = p.make(senv);
       sim.push(row(spol.name, 'sim', await evaluate(senv, spol, seed, untilMs, null)));
       senv.close();
@@ -452,7 +452,7 @@ async function run(o: QuickstartOptions, runDir: string): Promise<QuickstartResu
       '# Quick start run',
       '',
       `${names.join(' + ')} profiled on the native CPU executor; simulator calibrated from the profile; MADDPG trained ${training.steps} steps in it${training.stoppedEarly ? ` (of ${o.trainSteps ?? 6000}: wall-clock budget)` : ''};`,
-      `every policy evaluated for ${evalSeconds} s on the native executor (and in the simulator) on the same seeded Poisson arrivals (seed ${seed}).`,
+      `every policy evaluated for ${evalSeconds} s on the real-time native env (wall clock: launches run across decisions, decision time counted) and in the simulator, on the same seeded Poisson arrivals (seed ${seed}).`,
       '',
       `Machine: ${machineLine()}`,
       '',
