@@ -147,7 +147,7 @@ describe('topsched runtime commands', () => {
     await expect(cli('simulate', WORKLOADS[0], '--env', 'topsched/Nope-v0')).rejects.toThrow(/no env registered as "topsched\/Nope-v0"/);
     await expect(cli('run', 'squeezenet1_1', '--memory', 'bogus')).rejects.toThrow(/--memory expects one of planned \| trace \| caching, got 'bogus'/);
     await expect(cli('run', 'squeezenet1_1', '--backend', 'tpu')).rejects.toThrow(/--backend expects one of cpu \| cuda, got 'tpu'/);
-    await expect(cli('bench', 'speed')).rejects.toThrow(/unknown bench section 'speed' \(sections: native, sim, agents, graphs, harness\)/);
+    await expect(cli('bench', 'speed')).rejects.toThrow(/unknown bench section 'speed' \(sections: native, sim, agents, graphs, harness, serve\)/);
     const { BENCH_SECTIONS } = await import('../experiments/bench.js');
     expect([...BENCH_SECTION_NAMES]).toEqual([...BENCH_SECTIONS]);
     if (native) {
