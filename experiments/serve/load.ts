@@ -80,6 +80,8 @@ function send(url: URL, method: string, path: string, body?: Buffer, headers: Re
       },
     );
     req.on('error', reject);
+    // No Nagle: a request's last segment must not wait for the server's delayed ACK.
+    req.setNoDelay(true);
     req.end(body);
   });
 }
