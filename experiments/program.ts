@@ -13,14 +13,16 @@ import { registerReproduce } from './commands/reproduce.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerSweep } from './commands/sweep.js';
 import { registerTrain } from './commands/train.js';
+import { projectVersion } from './version.js';
 
 export function createProgram(): Command {
   const program = new Command();
   program
     .name('topsched')
     .description('Learned scheduling of asynchronous multi-model DNN inference: models, schedules, executors, environment, agents')
-    .version('0.1.0')
+    .version(projectVersion())
     .option('--memory-limit <size>', 'most bytes one tensor, model or run may take, e.g. 8G (default: half the free memory; env TOPSCHED_MEMORY_LIMIT)')
     .option('--max-file-size <size>', 'largest model, schedule, config or trace file read, e.g. 512M (default 2G; env TOPSCHED_MAX_FILE_BYTES)')
     .showHelpAfterError()
@@ -42,5 +44,6 @@ export function createProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerServe(program);
+  registerSweep(program);
   return program;
 }
