@@ -15,8 +15,8 @@ import { aggregateSweep } from '../experiments/sweep/aggregate.js';
 import { runLocalSweep } from '../experiments/sweep/local.js';
 import { parseGrid, parseSeeds, planSweep } from '../experiments/sweep/plan.js';
 import { cancelSweep, connect, QUEUE, submitSweep, sweepStatus, waitSweep } from '../experiments/sweep/redis.js';
+import { type LocalRedis, redisUnavailable, startRedis } from '../experiments/sweep/redis-server.js';
 import { projectVersion } from '../experiments/version.js';
-import { redisUnavailable, startRedis, type TestRedis } from './redis-helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(root, 'dist', 'experiments', 'cli.js');
@@ -86,7 +86,7 @@ if (skip && process.env.CI) throw new Error(`CI needs Redis for the sweep tests:
 if (skip) console.log(`sweep tests on Redis skipped: ${skip}`);
 
 describe.runIf(!skip)('sweep on Redis (BullMQ)', () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
   const workers: ChildProcess[] = [];
   beforeAll(async () => {
     redis = await startRedis();

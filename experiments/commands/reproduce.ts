@@ -19,6 +19,7 @@ import { partitionSearch } from '../reproduce/partition-search.js';
 import { perLayerBatching } from '../reproduce/per-layer-batching.js';
 import { realModels } from '../reproduce/real-models.js';
 import { reproduce } from '../reproduce/run-all.js';
+import { scaleOut } from '../reproduce/scale-out.js';
 import { searchCost } from '../reproduce/search-cost.js';
 import { selfAcceleration } from '../reproduce/self-acceleration.js';
 import { simFidelity } from '../reproduce/sim-fidelity.js';
@@ -31,6 +32,15 @@ export const EXPERIMENTS: Experiment[] = [
     description: 'sequential / greedy / IOS-DP latency and DP search statistics for every zoo model (roofline V100 and 2-core CPU)',
     run: async (outDir, log) => {
       await partitionSearch({ out: join(outDir, 'partition-search.md'), log });
+    },
+  },
+  {
+    name: 'scale-out',
+    minutes: 3,
+    description:
+      'sweeps: 8 short training runs on the embedded pool and on BullMQ/Redis with a worker killed mid-run (resume, identical aggregate), queue overhead per job',
+    run: async (outDir, log) => {
+      await scaleOut({ out: join(outDir, 'scale-out.md'), log });
     },
   },
   {

@@ -1,12 +1,12 @@
 /**
- * A private Redis for the tests that need one: TOPSCHED_REDIS_URL when set (CI starts one), else a
- * redis-server started here on a free port with no persistence. In CI a Redis that cannot start is
- * an error; elsewhere those tests skip with the reason printed.
+ * A private Redis for what needs one on this machine (tests, `bench sweep`, `reproduce scale-out`):
+ * TOPSCHED_REDIS_URL when set (CI starts one), else Debian's redis-server started here on a free
+ * loopback port with no persistence, stopped by `stop()`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
-export interface TestRedis {
+export interface LocalRedis {
   url: string;
   stop(): Promise<void>;
 }
@@ -30,13 +30,13 @@ export function redisServerPath(): string | null {
   }
 }
 
-/** Why Redis tests cannot run here, or null when they can. */
+/** Why no Redis can be had here, or null when one can. */
 export function redisUnavailable(): string | null {
   if (process.env.TOPSCHED_REDIS_URL) return null;
   return redisServerPath() ? null : 'redis-server is not installed (apt-get install redis-server) and TOPSCHED_REDIS_URL is not set';
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(): Promise<LocalRedis> {
   if (process.env.TOPSCHED_REDIS_URL) return { url: process.env.TOPSCHED_REDIS_URL, stop: async () => {} };
   const bin = redisServerPath();
   if (!bin) throw new Error(redisUnavailable() as string);

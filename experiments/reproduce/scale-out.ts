@@ -1,0 +1,223 @@
+/**
+ * Scale-out: a sweep of 8 short training runs (2 learning rates × 4 seeds) three ways — the
+ * embedded pool on 2 worker processes, the same pool on 1 (the runs one after another), and BullMQ
+ * on a private local Redis with 2 `topsched worker` processes, one of which is killed (SIGKILL)
+ * while its run trains; a replacement worker joins. Reported: every run completes, the killed run's
+ * job resumes from its checkpoint, and the Redis aggregate equals the embedded one exactly. Then the
+ * queue's overhead per job: 8 tiny runs through Redis on one worker vs the same runs one after
+ * another in one process. Writes docs/results/scale-out.md and scale-out.json.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { packageRoot } from '../../graphs/package-root.js';
+import { table } from '../format.js';
+import { machineInfo, machineLine, writeFileAtomic } from '../machine.js';
+import { aggregateSweep } from '../sweep/aggregate.js';
+import { runSweepJob } from '../sweep/job.js';
+import { runLocalSweep } from '../sweep/local.js';
+import { parseGrid, parseSeeds, planSweep, type SweepPlan } from '../sweep/plan.js';
+import { connect, QUEUE, submitSweep, waitSweep } from '../sweep/redis.js';
+import { startRedis } from '../sweep/redis-server.js';
+import { projectVersion } from '../version.js';
+
+const CLI = join(packageRoot(), 'dist', 'experiments', 'cli.js');
+const CONFIG = join(packageRoot(), 'experiments', 'configs', 'sweep-short.yaml');
+
+export async function scaleOut(o: { out?: string; log?: (line: string) => void } = {}): Promise<string> {
+  const log = o.log ?? (() => {});
+  const tmp = mkdtempSync(join(tmpdir(), 'topsched-scale-out-'));
+  const redis = await startRedis();
+  const workers: ChildProcess[] = [];
+  try {
+    const c0 = await connect(redis.url);
+    await c0.flushdb();
+    c0.disconnect();
+    const mk = (runs: string, steps?: number): SweepPlan =>
+      planSweep({
+        config: CONFIG,
+        grid: parseGrid(['agent.lr=0.001,0.0003', ...(steps ? [`train.steps=${steps}`] : [])]),
+        seeds: parseSeeds('0..3'),
+        runsDir: join(tmp, runs),
+        version: projectVersion(),
+      });
+    const time = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+      const t = performance.now();
+      const r = await f();
+      return [r, (performance.now() - t) / 1000];
+    };
+
+    log('embedded pool, 2 worker processes');
+    const embedded = mk('embedded');
+    const [emb, embS] = await time(() => runLocalSweep(embedded, { workers: 2 }));
+    log(`  ${emb.filter((s) => s.state === 'completed').length}/8 completed in ${embS.toFixed(1)} s`);
+    log('embedded pool, 1 worker process (the runs one after another)');
+    const [seq, seqS] = await time(() => runLocalSweep(mk('sequential'), { workers: 1 }));
+    log(`  ${seq.filter((s) => s.state === 'completed').length}/8 completed in ${seqS.toFixed(1)} s`);
+
+    log('BullMQ on Redis, 2 workers, one killed mid-run');
+    const viaRedis = mk('redis');
+    const startWorker = () => {
+      const w = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--lock-ms', '3000', '--stalled-ms', '1000'], { stdio: 'ignore' });
+      workers.push(w);
+      return w;
+    };
+    const [, redisS] = await time(async () => {
+      await submitSweep(viaRedis, redis.url);
+      const a = startWorker();
+      startWorker();
+      // The first run worker a holds: found by its run lock's sandbox pid, whose parent is a.
+      let victim: string | null = null;
+      for (let i = 0; i < 1200 && !victim; i++) {
+        for (const r of viaRedis.runs) {
+          const lock = join(r.runDir, 'run.lock');
+          const meta = join(r.runDir, 'meta.json');
+          if (!existsSync(lock) || !existsSync(meta)) continue;
+          const step = JSON.parse(readFileSync(meta, 'utf8')).step as number;
+          let pid = 0;
+          try {
+            pid = JSON.parse(readFileSync(lock, 'utf8')).pid;
+          } catch {
+            continue;
+          }
+          const ppid = existsSync(`/proc/${pid}/stat`) ? Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]) : -1;
+          if (ppid === a.pid && step >= 120 && step < 600) victim = r.runDir;
+        }
+        if (!victim) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (!victim) throw new Error('scale-out: worker a never held a run past its third checkpoint');
+      log(`  SIGKILL worker ${a.pid} while it trains ${victim}`);
+      a.kill('SIGKILL');
+      startWorker();
+      return waitSweep(viaRedis.id, redis.url, undefined, 500);
+    });
+    const c = await connect(redis.url);
+    const q = new Queue(QUEUE, { connection: c as never });
+    const jobs = await Promise.all(viaRedis.runs.map((r) => q.getJob(r.jobId)));
+    const outcomes = jobs.map((j, i) => ({
+      run: viaRedis.runs[i].runDir.slice(tmp.length + 1),
+      state: j?.finishedOn ? (j.returnvalue ? 'completed' : 'failed') : 'unfinished',
+      how: j?.returnvalue?.how ?? '-',
+      attempts: j?.attemptsMade ?? 0,
+      stalled: (j as unknown as { stalledCounter?: number })?.stalledCounter ?? 0,
+    }));
+    await q.close();
+    c.disconnect();
+    log(
+      `  ${outcomes.filter((x) => x.state === 'completed').length}/8 completed in ${redisS.toFixed(1)} s; resumed: ${outcomes.filter((x) => x.how === 'resumed').length}`,
+    );
+    const aggEmb = aggregateSweep(embedded);
+    const aggRedis = aggregateSweep(viaRedis);
+    const equal = JSON.stringify(aggEmb.points) === JSON.stringify(aggRedis.points);
+    for (const w of workers) w.kill('SIGTERM');
+
+    log('queue overhead: 8 tiny runs through Redis on 1 worker vs one after another in one process');
+    const tiny = (runs: string) => mk(runs, 40);
+    const inProc = tiny('overhead-inproc');
+    const [, inProcS] = await time(async () => {
+      for (const r of inProc.runs) await runSweepJob(r);
+    });
+    const overRedis = tiny('overhead-redis');
+    const w1 = startWorker();
+    // The worker's sandbox starts on its first job: warm it with one run outside the timing.
+    const warm = planSweep({
+      config: CONFIG,
+      grid: parseGrid(['train.steps=40']),
+      seeds: parseSeeds('99'),
+      runsDir: join(tmp, 'warm'),
+      version: projectVersion(),
+    });
+    await submitSweep(warm, redis.url);
+    await waitSweep(warm.id, redis.url, undefined, 100);
+    const [, overRedisS] = await time(async () => {
+      await submitSweep(overRedis, redis.url);
+      await waitSweep(overRedis.id, redis.url, undefined, 20);
+    });
+    w1.kill('SIGTERM');
+    const perJobMs = ((overRedisS - inProcS) / 8) * 1000;
+    log(`  in process ${inProcS.toFixed(2)} s, through Redis ${overRedisS.toFixed(2)} s: ${perJobMs.toFixed(1)} ms per job`);
+
+    const machine = machineInfo();
+    const command = 'npx topsched reproduce scale-out';
+    const result = {
+      machine,
+      command,
+      sweep: { config: 'experiments/configs/sweep-short.yaml', grid: 'agent.lr ∈ {0.001, 0.0003}', seeds: '0..3', runs: 8 },
+      embedded2S: embS,
+      sequentialS: seqS,
+      redisS,
+      outcomes,
+      aggregateEqual: equal,
+      aggregate: aggRedis.points.map((p) => ({ point: p.point, throughput: p.metrics.throughput, sloAttainment: p.metrics.sloAttainment })),
+      overhead: { inProcessS: inProcS, redisS: overRedisS, perJobMs },
+    };
+    const md = [
+      '# Scale-out: sweeps on local worker processes and on BullMQ/Redis',
+      '',
+      'A sweep of 8 short MADDPG runs (`experiments/configs/sweep-short.yaml`, 600 steps each, checkpoints every 40;',
+      'agent.lr ∈ {0.001, 0.0003} × seeds 0..3) run three ways: the embedded pool with 2 worker processes, the same pool with',
+      "1 (the runs one after another), and BullMQ on a private local Redis (Debian's redis-server, no persistence) with 2",
+      '`topsched worker` processes, one of which is killed with SIGKILL while its run trains (past its third checkpoint); a',
+      'replacement worker joins. The queue overhead compares 8 tiny runs (40 steps) through Redis on one warm worker with the',
+      'same runs one after another in one process.',
+      '',
+      `Machine: ${machineLine(machine)}`,
+      '',
+      `Command: \`${command}\``,
+      '',
+      '## Result',
+      '',
+      table(
+        ['', 'measured', 'target', ''],
+        [
+          [
+            'runs completed through Redis after SIGKILL of a worker',
+            `${outcomes.filter((x) => x.state === 'completed').length}/8, ${outcomes.filter((x) => x.how === 'resumed').length} resumed from a checkpoint`,
+            'every run; the killed one resumes',
+            outcomes.every((x) => x.state === 'completed') && outcomes.some((x) => x.how === 'resumed') ? 'met' : 'MISSED',
+          ],
+          ['aggregate (mean and 95 % CI per grid point), Redis vs embedded', equal ? 'identical' : 'different', 'identical', equal ? 'met' : 'MISSED'],
+          [
+            'queue overhead per job',
+            `${perJobMs.toFixed(1)} ms (${overRedisS.toFixed(2)} s vs ${inProcS.toFixed(2)} s for 8 runs)`,
+            '≤ 50 ms',
+            perJobMs <= 50 ? 'met' : 'MISSED',
+          ],
+          ['embedded pool (2 processes) vs one after another', `${embS.toFixed(1)} s vs ${seqS.toFixed(1)} s`, 'no slower', embS <= seqS ? 'met' : 'MISSED'],
+        ],
+      ),
+      '',
+      `Through Redis: ${redisS.toFixed(1)} s for the 8 runs, the kill and the retry included.`,
+      '',
+      '## Jobs',
+      '',
+      table(
+        ['run', 'state', 'how', 'attempts', 'stalled'],
+        outcomes.map((x) => [x.run, x.state, x.how, x.attempts, x.stalled]),
+      ),
+      '',
+      '## Aggregate (learned policy, final evaluation, mean over 4 seeds)',
+      '',
+      table(
+        ['grid point', 'throughput req/s [95 % CI]', 'SLO attainment [95 % CI]'],
+        result.aggregate.map((p) => [
+          p.point,
+          `${p.throughput.mean.toFixed(2)} [${p.throughput.ci95.map((x) => x.toFixed(2)).join(', ')}]`,
+          `${p.sloAttainment.mean.toFixed(3)} [${p.sloAttainment.ci95.map((x) => x.toFixed(3)).join(', ')}]`,
+        ]),
+      ),
+      '',
+    ].join('\n');
+    if (o.out) {
+      writeFileAtomic(o.out, md);
+      writeFileAtomic(o.out.replace(/\.md$/, '.json'), `${JSON.stringify(result, null, 1)}\n`);
+    }
+    return md;
+  } finally {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
