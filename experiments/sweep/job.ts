@@ -18,12 +18,22 @@ export interface JobOutcome {
   /** 'trained' (from step 0), 'resumed' (from a checkpoint or restarted) or 'done' (already completed). */
   how: 'trained' | 'resumed' | 'done';
   steps: number;
+  /** Time spent in this function (training and final evaluation included), ms. */
+  wallMs: number;
 }
 
-export async function runSweepJob(
-  run: Pick<SweepRun, 'configYaml' | 'runDir'>,
-  o: { signal?: AbortSignal; log?: (line: string) => void } = {},
-): Promise<JobOutcome> {
+export async function runSweepJob(run: Pick<SweepRun, 'configYaml' | 'runDir'>, o: JobOptions = {}): Promise<JobOutcome> {
+  const t0 = performance.now();
+  const r = await train(run, o);
+  return { ...r, wallMs: performance.now() - t0 };
+}
+
+interface JobOptions {
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+async function train(run: Pick<SweepRun, 'configYaml' | 'runDir'>, o: JobOptions): Promise<Omit<JobOutcome, 'wallMs'>> {
   if (existsSync(join(run.runDir, RUN_FILES.meta))) {
     const meta = readMeta(run.runDir);
     if (meta.status === 'completed') return { runDir: run.runDir, how: 'done', steps: meta.step };
