@@ -74,7 +74,8 @@ export function readRecords(buf: Uint8Array, where = 'tfrecord'): { records: Uin
 
 // ─── Protobuf (just the wire types these messages need) ────────────────────────────────────────
 
-class ProtoWriter {
+/** A protobuf writer for the few messages TensorBoard needs (also the hparams plugin's, tensorboard-hparams.ts). */
+export class ProtoWriter {
   private parts: number[] = [];
 
   private varint(v: number | bigint): void {
@@ -128,14 +129,14 @@ class ProtoWriter {
   }
 }
 
-interface Field {
+export interface Field {
   field: number;
   wire: number;
   /** varint (as bigint), fixed64/fixed32 raw bytes, or length-delimited bytes. */
   value: bigint | Uint8Array;
 }
 
-function parseMessage(buf: Uint8Array, where: string): Field[] {
+export function parseMessage(buf: Uint8Array, where: string): Field[] {
   const out: Field[] = [];
   let at = 0;
   const varint = (): bigint => {
@@ -179,6 +180,8 @@ export interface ScalarEvent {
   fileVersion?: string;
   /** Scalars of the event's summary, tag → value. */
   values: { tag: string; value: number }[];
+  /** Plugin summaries (metadata.plugin_data), e.g. the hparams plugin's: tag, plugin name, content bytes. */
+  plugins?: { tag: string; plugin: string; content: Uint8Array }[];
 }
 
 export function encodeFileVersionEvent(wallTime: number): Uint8Array {
@@ -203,11 +206,22 @@ export function decodeEvent(data: Uint8Array, where = 'event'): ScalarEvent {
         if (v.field !== 1 || v.wire !== 2) continue;
         let tag = '';
         let value = Number.NaN;
+        let plugin: { plugin: string; content: Uint8Array } | null = null;
         for (const x of parseMessage(v.value as Uint8Array, `${where}.summary.value`)) {
           if (x.field === 1 && x.wire === 2) tag = dec.decode(x.value as Uint8Array);
           else if (x.field === 2 && x.wire === 5) value = new DataView(Uint8Array.from(x.value as Uint8Array).buffer).getFloat32(0, true);
+          else if (x.field === 9 && x.wire === 2)
+            for (const m of parseMessage(x.value as Uint8Array, `${where}.summary.value.metadata`)) {
+              if (m.field !== 1 || m.wire !== 2) continue;
+              plugin = { plugin: '', content: new Uint8Array() };
+              for (const d of parseMessage(m.value as Uint8Array, `${where}.summary.value.metadata.plugin_data`)) {
+                if (d.field === 1 && d.wire === 2) plugin.plugin = dec.decode(d.value as Uint8Array);
+                else if (d.field === 2 && d.wire === 2) plugin.content = Uint8Array.from(d.value as Uint8Array);
+              }
+            }
         }
-        ev.values.push({ tag, value });
+        if (plugin) (ev.plugins ??= []).push({ tag, ...plugin });
+        else ev.values.push({ tag, value });
       }
     }
   }

@@ -11,7 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { aggregateSweep } from '../experiments/sweep/aggregate.js';
+import { readEvents } from '../agents/tensorboard.js';
+import { decodeHParams } from '../agents/tensorboard-hparams.js';
+import { aggregateSweep, writeAggregate } from '../experiments/sweep/aggregate.js';
 import { runLocalSweep } from '../experiments/sweep/local.js';
 import { parseGrid, parseSeeds, planSweep } from '../experiments/sweep/plan.js';
 import { cancelSweep, connect, QUEUE, submitSweep, sweepStatus, waitSweep } from '../experiments/sweep/redis.js';
@@ -78,6 +80,25 @@ describe('sweep plan and the embedded pool', () => {
     }
     const again = await runLocalSweep(p, { workers: 2 });
     expect(again.map((s) => s.outcome?.how)).toEqual(['done', 'done', 'done', 'done']);
+    // The aggregate files and TensorBoard's hparams records, read back with the project's event reader.
+    const files = await writeAggregate(p, agg, 'test');
+    for (const f of files) expect(existsSync(f), f).toBe(true);
+    const plugins = (file: string) => readEvents(file).events.flatMap((e) => e.plugins ?? []);
+    const [exp] = plugins(join(p.runsDir, `events.out.tfevents.0.sweep-${p.id}`));
+    expect(exp.plugin).toBe('hparams');
+    const e = decodeHParams(exp.content).experiment;
+    expect(e?.hparams.map((h) => [h.name, h.values])).toEqual([
+      ['agent.lr', [0.001, 0.0003]],
+      ['seed', [0, 1]],
+    ]);
+    expect(e?.metrics).toEqual(['sweep/throughput', 'sweep/p99_ms', 'sweep/slo_attainment', 'sweep/return']);
+    const session = join(p.runs[1].runDir, 'tb', `events.out.tfevents.0.sweep-${p.id}`);
+    const [start, end] = plugins(session).map((x) => decodeHParams(x.content));
+    expect(start.sessionStart?.hparams).toEqual({ 'agent.lr': 0.001, seed: 1 });
+    expect(end.sessionEnd?.status).toBe('success');
+    const scalars = readEvents(session).events.flatMap((x) => x.values);
+    const thr = scalars.find((x) => x.tag === 'sweep/throughput')?.value;
+    expect(thr).toBeCloseTo(JSON.parse(readFileSync(join(p.runs[1].runDir, 'results.json'), 'utf8')).policies[0].mean.throughput, 3);
   }, 120_000);
 });
 

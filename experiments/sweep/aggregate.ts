@@ -6,6 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeFileVersionEvent, encodeScalarEvent } from '../../agents/tensorboard.js';
+import { eventsFile, experimentEvent, type HParamValue, sessionEndEvent, sessionStartEvent } from '../../agents/tensorboard-hparams.js';
 import { type Interval, meanInterval } from '../../env/stats.js';
 import type { EvalReport } from '../commands/eval.js';
 import { table } from '../format.js';
@@ -65,9 +67,53 @@ export function aggregateSweep(plan: SweepPlan): SweepAggregate {
   };
 }
 
+/** The metrics the HParams dashboard shows per run: the final evaluation of the learned policy. */
+const HPARAM_METRICS: Record<string, Metric> = {
+  'sweep/throughput': 'throughput',
+  'sweep/p99_ms': 'p99Ms',
+  'sweep/slo_attainment': 'sloAttainment',
+  'sweep/return': 'return',
+};
+
+/**
+ * TensorBoard hparams records: the experiment (grid keys and their values, seed, the metric tags)
+ * in the runs dir itself, and in every finished run's tb/ a session (its grid values and seed, its
+ * final metrics as scalars, its end), so `tensorboard --logdir <runs-dir>` lists the sweep's runs
+ * in the HParams dashboard. Fixed file names: aggregating again rewrites them.
+ */
+function writeHParams(plan: SweepPlan): void {
+  const now = Date.now() / 1000;
+  const numeric = (v: string): HParamValue => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+  const hparams = [
+    ...Object.entries(plan.grid).map(([name, values]) => ({ name, values: values.map(numeric) })),
+    { name: 'seed', values: plan.seeds as HParamValue[] },
+  ];
+  const file = `events.out.tfevents.0.sweep-${plan.id}`;
+  writeFileAtomic(
+    join(plan.runsDir, file),
+    eventsFile([encodeFileVersionEvent(now), experimentEvent(now, { name: `sweep ${plan.id}`, hparams, metrics: Object.keys(HPARAM_METRICS) })]),
+  );
+  for (const r of plan.runs) {
+    const results = join(r.runDir, RUN_FILES.results);
+    if (!existsSync(results)) continue;
+    const rep = JSON.parse(readFileSync(results, 'utf8')) as EvalReport;
+    const values = Object.entries(HPARAM_METRICS).map(([tag, k]) => ({ tag, value: rep.policies[0].mean[k] }));
+    const hp: Record<string, HParamValue> = { ...Object.fromEntries(Object.entries(r.grid).map(([k, v]) => [k, numeric(v)])), seed: r.seed };
+    writeFileAtomic(
+      join(r.runDir, RUN_FILES.tensorboard, file),
+      eventsFile([
+        encodeFileVersionEvent(now),
+        sessionStartEvent(now, hp, r.point),
+        encodeScalarEvent(now, rep.trainedSteps, values),
+        sessionEndEvent(now, 'success'),
+      ]),
+    );
+  }
+}
+
 const ci = (i: Interval) => `${i.mean.toFixed(3)} [${i.ci95[0].toFixed(3)}, ${i.ci95[1].toFixed(3)}]`;
 
-/** Writes sweep-<id>.md / .json / -throughput.svg/png into the runs dir; returns the paths. */
+/** Writes sweep-<id>.md / .json / -throughput.svg/png and the hparams records into the runs dir; returns the paths. */
 export async function writeAggregate(plan: SweepPlan, agg: SweepAggregate, command: string): Promise<string[]> {
   const base = join(plan.runsDir, `sweep-${plan.id}`);
   const md = [
@@ -101,6 +147,7 @@ export async function writeAggregate(plan: SweepPlan, agg: SweepAggregate, comma
     '',
   ].join('\n');
   writeFileAtomic(`${base}.md`, md);
+  writeHParams(plan);
   writeFileAtomic(`${base}.json`, `${JSON.stringify(agg, null, 1)}\n`);
   const plot = await writePlot(
     barChart({
