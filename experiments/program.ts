@@ -4,6 +4,7 @@ import { parseByteSize, setMaxFileBytes, setMemoryLimit } from '../graphs/limits
 import { registerBench } from './commands/bench.js';
 import { registerEnvCheck } from './commands/env-check.js';
 import { registerEval } from './commands/eval.js';
+import { registerInferBatch } from './commands/infer-batch.js';
 import { registerInfo } from './commands/info.js';
 import { registerModels } from './commands/models.js';
 import { registerPartition } from './commands/partition.js';
@@ -45,5 +46,6 @@ export function createProgram(): Command {
   registerEval(program);
   registerServe(program);
   registerSweep(program);
+  registerInferBatch(program);
   return program;
 }
