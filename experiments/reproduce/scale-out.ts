@@ -5,15 +5,21 @@
  * while its run trains; a replacement worker joins. Reported: every run completes, the killed run's
  * job resumes from its checkpoint, and the Redis aggregate equals the embedded one exactly. Then the
  * queue's overhead per job: 8 tiny runs through Redis on one worker, the time from submission to
- * the last completion minus the time the jobs spent inside runSweepJob. Writes docs/results/scale-out.md and scale-out.json.
+ * the last completion minus the time the jobs spent inside runSweepJob. Last, batch inference
+ * (`infer-batch`) throughput vs devices and tasks per device with weights shared or not, and how
+ * many tasks fit a device's memory either way. Writes docs/results/scale-out.md and scale-out.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { writeNpy } from '../../graphs/npy.js';
 import { packageRoot } from '../../graphs/package-root.js';
-import { table } from '../format.js';
+import { buildModel } from '../../graphs/zoo/index.js';
+import { bytes, table } from '../format.js';
+import { listInputs, runInferBatch, tasksWithinBudget } from '../infer/batch.js';
 import { machineInfo, machineLine, writeFileAtomic } from '../machine.js';
 import { aggregateSweep } from '../sweep/aggregate.js';
 import { runLocalSweep } from '../sweep/local.js';
@@ -23,6 +29,16 @@ import { startRedis } from '../sweep/redis-server.js';
 import { projectVersion } from '../version.js';
 
 const CLI = join(packageRoot(), 'dist', 'experiments', 'cli.js');
+
+/** A digest of every output file of an infer-batch folder (names and bytes). */
+function shardDigest(out: string): string {
+  const h = createHash('sha256');
+  for (const s of readdirSync(out)
+    .filter((d) => d.startsWith('shard-'))
+    .sort())
+    for (const f of readdirSync(join(out, s)).sort()) h.update(f).update(readFileSync(join(out, s, f)));
+  return h.digest('hex');
+}
 const CONFIG = join(packageRoot(), 'experiments', 'configs', 'sweep-short.yaml');
 
 export async function scaleOut(o: { out?: string; log?: (line: string) => void } = {}): Promise<string> {
@@ -142,6 +158,41 @@ export async function scaleOut(o: { out?: string; log?: (line: string) => void }
     const overRedisS = spanMs / 1000;
     log(`  ${overRedisS.toFixed(2)} s from submission to the last completion, ${inProcS.toFixed(2)} s inside the jobs: ${perJobMs.toFixed(1)} ms per job`);
 
+    log('infer-batch: squeezenet1_1 over 48 inputs, devices × tasks per device, weights shared or per task');
+    const inDir = join(tmp, 'infer-inputs');
+    for (let i = 0; i < 48; i++)
+      writeNpy(join(inDir, `x${String(i).padStart(2, '0')}.npy`), {
+        shape: [1, 3, 224, 224],
+        dtype: 'float32',
+        data: Float32Array.from({ length: 3 * 224 * 224 }, (_, j) => Math.sin(i * 1.7 + j * 1e-3)),
+      });
+    const squeeze = buildModel('squeezenet1_1', { batch: 1 });
+    const inferInputs = listInputs(inDir);
+    const infer: { devices: number; tasks: number; share: boolean; throughput: number; copies: number }[] = [];
+    let reference: string | null = null;
+    let identical = true;
+    for (const devices of [1, 2])
+      for (const tasks of [1, 2, 4])
+        for (const share of [true, false]) {
+          const out = join(tmp, `infer-${devices}-${tasks}-${share}`);
+          const r = await runInferBatch({
+            name: 'squeezenet1_1',
+            graph: squeeze,
+            inputs: inferInputs,
+            out,
+            shardSize: 4,
+            devices,
+            tasksPerDevice: tasks,
+            shareWeights: share,
+          });
+          infer.push({ devices, tasks, share, throughput: r.throughput, copies: r.maxCopiesPerDevice });
+          const digest = shardDigest(out);
+          reference ??= digest;
+          if (digest !== reference) identical = false;
+          log(`  ${devices} device(s) × ${tasks} task(s), weights ${share ? 'shared' : 'per task'}: ${r.throughput.toFixed(1)} inputs/s`);
+        }
+    const budgets = ['squeezenet1_1', 'resnet50', 'bert_layer'].map((m) => ({ model: m, ...tasksWithinBudget(buildModel(m, { batch: 1 }), 2 ** 30) }));
+
     const machine = machineInfo();
     const command = 'npx topsched reproduce scale-out';
     const result = {
@@ -155,6 +206,7 @@ export async function scaleOut(o: { out?: string; log?: (line: string) => void }
       aggregateEqual: equal,
       aggregate: aggRedis.points.map((p) => ({ point: p.point, throughput: p.metrics.throughput, sloAttainment: p.metrics.sloAttainment })),
       overhead: { inJobsS: inProcS, submissionToLastCompletionS: overRedisS, perJobMs },
+      inferBatch: { model: 'squeezenet1_1', inputs: 48, shardSize: 4, runs: infer, outputsIdentical: identical, budget1GiB: budgets },
     };
     const md = [
       '# Scale-out: sweeps on local worker processes and on BullMQ/Redis',
@@ -194,6 +246,32 @@ export async function scaleOut(o: { out?: string; log?: (line: string) => void }
       ),
       '',
       `Through Redis: ${redisS.toFixed(1)} s for the 8 runs, the kill and the retry included.`,
+      '',
+      '## Batch inference with model sharing (`topsched infer-batch`)',
+      '',
+      'squeezenet1_1 over 48 inputs (shards of 4) on leased devices (a device is a native executor instance on this CPU-only',
+      `machine), each running its tasks against one shared copy of the weights or one copy per task. Outputs of every`,
+      `configuration ${identical ? 'are byte-identical' : 'DIFFER'} (compared as files).`,
+      '',
+      table(
+        ['devices', 'tasks per device', 'weights', 'inputs/s', 'most copies on a device'],
+        infer.map((x) => [x.devices, x.tasks, x.share ? 'shared' : 'per task', x.throughput.toFixed(1), x.copies]),
+      ),
+      '',
+      "Tasks that fit a device with 1 GiB of memory (weights + each task's planned activation arena):",
+      '',
+      table(
+        ['model', 'weights', 'activations per task', 'tasks, shared weights', 'tasks, a copy per task', 'ratio', 'target ≥ 3×'],
+        budgets.map((b) => [
+          b.model,
+          bytes(b.weightBytes),
+          bytes(b.activationBytes),
+          b.shared,
+          b.unshared,
+          `${(b.shared / b.unshared).toFixed(1)}×`,
+          b.shared >= 3 * b.unshared ? 'met' : 'missed',
+        ]),
+      ),
       '',
       '## Jobs',
       '',
