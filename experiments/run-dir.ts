@@ -186,9 +186,9 @@ function alive(pid: number): boolean {
 /**
  * Takes the run directory's lock (`run.lock`: pid, host, start time), held for the run's life, so a
  * second `train` on the same directory is refused. A lock left by a dead process on this host is
- * taken over. Returns the release function (idempotent; also run at process exit).
+ * taken over, and with `takeOverForeign` one from another host (sweep jobs: the queue says its owner is gone). Returns the release function (idempotent; also run at process exit).
  */
-export function lockRunDir(dir: string): () => void {
+export function lockRunDir(dir: string, o: { takeOverForeign?: boolean } = {}): () => void {
   const file = join(dir, RUN_FILES.lock);
   const me = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -218,7 +218,9 @@ export function lockRunDir(dir: string): () => void {
       // unreadable: treat as stale below only if it stays so
     }
     const sameHost = owner.host === hostname();
-    if (typeof owner.pid === 'number' && (!sameHost || alive(owner.pid)))
+    // A lock from another host cannot be checked here; a sweep job may take it over, because BullMQ
+    // only hands a job to this worker once the previous holder lost it (dead or stalled).
+    if (typeof owner.pid === 'number' && (sameHost ? alive(owner.pid) : !o.takeOverForeign))
       throw new Error(
         `${dir}: another topsched process (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}) is using this run directory; wait for it or stop it (a stale lock: delete ${file})`,
       );

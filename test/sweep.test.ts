@@ -5,7 +5,7 @@
  * project version refused once, an unreachable Redis named.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readEvents } from '../agents/tensorboard.js';
 import { decodeHParams } from '../agents/tensorboard-hparams.js';
+import { lockRunDir } from '../experiments/run-dir.js';
 import { aggregateSweep, writeAggregate } from '../experiments/sweep/aggregate.js';
 import { runLocalSweep } from '../experiments/sweep/local.js';
 import { parseGrid, parseSeeds, planSweep } from '../experiments/sweep/plan.js';
@@ -65,6 +66,17 @@ describe('sweep plan and the embedded pool', () => {
     expect(() => parseGrid(['lr'])).toThrow(/expected key=v1,v2/);
     expect(() => parseSeeds('4..2')).toThrow(/empty range/);
     expect(() => parseSeeds('a,b')).toThrow(/--seeds/);
+  });
+
+  test('a run lock from another host: refused, unless a queue job takes it over', () => {
+    const run = join(dir, 'locked');
+    mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, 'run.lock'), JSON.stringify({ pid: 1, host: 'some-other-host', startedAt: '2026-12-07T00:00:00Z' }));
+    expect(() => lockRunDir(run)).toThrow(/pid 1 on some-other-host/);
+    const release = lockRunDir(run, { takeOverForeign: true });
+    expect(JSON.parse(readFileSync(join(run, 'run.lock'), 'utf8')).pid).toBe(process.pid);
+    release();
+    expect(existsSync(join(run, 'run.lock'))).toBe(false);
   });
 
   test('runs every job on local worker processes, aggregates, and skips finished runs when re-run', async () => {

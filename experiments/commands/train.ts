@@ -68,6 +68,8 @@ export interface TrainRunOptions {
   restart?: boolean;
   /** Resume only: continue even though config.yaml's seed / env / agent differ from the run's. */
   allowConfigChange?: boolean;
+  /** Resume only: take over a run lock held from another host (a sweep job retried after its worker died). */
+  takeOverForeignLock?: boolean;
 }
 
 export interface TrainResult {
@@ -114,7 +116,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainResult> {
   if (o.resume) {
     dir = resolve(o.resume);
     readMeta(dir); // not a run directory: an error before anything is locked or written
-    release = lockRunDir(dir);
+    release = lockRunDir(dir, { takeOverForeign: o.takeOverForeignLock });
     meta = readMeta(dir);
   } else {
     if (!o.config) throw new Error('trainRun: a config or a run directory to resume is needed');

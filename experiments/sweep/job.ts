@@ -31,13 +31,15 @@ export async function runSweepJob(run: Pick<SweepRun, 'configYaml' | 'runDir'>, 
 interface JobOptions {
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** A queue job: a run lock from another host belongs to a worker the queue has given up on. */
+  takeOverForeignLock?: boolean;
 }
 
 async function train(run: Pick<SweepRun, 'configYaml' | 'runDir'>, o: JobOptions): Promise<Omit<JobOutcome, 'wallMs'>> {
   if (existsSync(join(run.runDir, RUN_FILES.meta))) {
     const meta = readMeta(run.runDir);
     if (meta.status === 'completed') return { runDir: run.runDir, how: 'done', steps: meta.step };
-    const r = await trainRun({ resume: run.runDir, restart: true, signal: o.signal, log: o.log, progress: false });
+    const r = await trainRun({ resume: run.runDir, restart: true, takeOverForeignLock: o.takeOverForeignLock, signal: o.signal, log: o.log, progress: false });
     if (r.status !== 'completed') throw new Error(`${run.runDir}: stopped (${r.status}) at step ${r.steps}`);
     return { runDir: run.runDir, how: 'resumed', steps: r.steps };
   }

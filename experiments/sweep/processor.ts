@@ -35,6 +35,8 @@ export default async function processSweepJob(job: SandboxedJob<JobData>) {
     let last = 0;
     const outcome = await runSweepJob(d.run, {
       signal: abort.signal,
+      // BullMQ gave this job to us: a lock from another machine belongs to a worker it declared lost.
+      takeOverForeignLock: true,
       log: (line) => {
         const now = Date.now();
         if (now - last < 500) return;
