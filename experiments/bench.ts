@@ -12,8 +12,9 @@ import type { MaddpgConfig } from '../agents/maddpg.js';
 import type { MappoConfig } from '../agents/mappo.js';
 import { benchSimulator } from '../env/bench.js';
 import { benchImport, benchPlanner } from '../graphs/bench.js';
+import { optimizeGraph } from '../graphs/passes/index.js';
 import { ZOO } from '../graphs/zoo/index.js';
-import { dispatchOverhead, inceptionComparison, memoryRatios, rssDrift, runOverhead, twoBranchSpeedup } from '../native/bench.js';
+import { dispatchOverhead, inceptionComparison, memoryRatios, modelTable, rssDrift, runOverhead, twoBranchSpeedup } from '../native/bench.js';
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
 import { benchHarness } from './harness/bench.js';
@@ -100,7 +101,26 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
   const worst = Math.max(...mem.map((m) => m.arenaOverLoad));
   print(`worst arena/LOAD ${worst.toFixed(3)} (target ≤ 1.02: ${target(worst <= 1.02)})`);
   print('');
-  return { dispatch, runOverhead: overhead, branch, inception: inc, memory: mem, leak };
+  const models = await modelTable({ optimize: (g) => optimizeGraph(g).graph });
+  print(
+    table(
+      ['(g) model, batch, threads', "topsched's best variant", 'ms', 'onnxruntime-node ms', 'ratio', 'target ≤ 1.0'],
+      models.rows.map((r) => [
+        `${r.model}, batch ${r.batch}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`,
+        r.best,
+        r.bestMs.toFixed(2),
+        r.ortMs.toFixed(2),
+        `${r.ratio.toFixed(2)}×`,
+        target(r.ratio <= 1),
+      ]),
+    ),
+  );
+  for (const t of [1, 2])
+    print(
+      `geometric mean of the ratios, ${t} thread${t > 1 ? 's' : ''}: ${models.geomean[t].toFixed(2)}× (target ≤ 0.9×: ${target(models.geomean[t] <= 0.9)})`,
+    );
+  print('');
+  return { dispatch, runOverhead: overhead, branch, inception: inc, memory: mem, leak, models };
 }
 
 function benchSim(print: (t: string) => void): Record<string, unknown> {

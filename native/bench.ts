@@ -345,3 +345,60 @@ export async function rssDrift({
     ex.close();
   }
 }
+
+export interface ModelRow {
+  model: string;
+  batch: number;
+  threads: number;
+  /** topsched's variants at this thread count (median ms), and the best of them. */
+  variants: Record<string, number>;
+  best: string;
+  bestMs: number;
+  ortMs: number;
+  /** best ÷ onnxruntime (≤ 1: topsched as fast or faster). */
+  ratio: number;
+}
+
+/**
+ * (g) The five-model table: Inception-v3, ResNet-50, MobileNetV2, SqueezeNet 1.1 and a BERT layer at
+ * batch 1 and 8, topsched's best variant against onnxruntime-node with the same thread count (1 and
+ * 2), side by side in one process. Variants, all on the optimised graph (graphs/passes): sequential
+ * with T-threaded ops on one stream; with T = 2 also IOS-DP on 2 streams with 1-thread ops.
+ */
+export async function modelTable({
+  models = ['inception_v3', 'resnet50', 'mobilenet_v2', 'squeezenet1_1', 'bert_layer'],
+  batches = [1, 8],
+  runs = 5,
+  cost = new RooflineCostModel(devicePreset('cpu-2core')) as CostModel,
+  optimize,
+}: {
+  models?: string[];
+  batches?: number[];
+  runs?: number;
+  cost?: CostModel;
+  /** The optimisation passes (graphs/passes optimizeGraph), given by the caller: native/ does not import them. */
+  optimize: (g: Graph) => Graph;
+}): Promise<{ rows: ModelRow[]; geomean: Record<number, number> }> {
+  const rows: ModelRow[] = [];
+  for (const model of models)
+    for (const batch of batches) {
+      const g = buildModel(model, { batch });
+      const opt = optimize(g);
+      const seq = sequentialSchedule(opt);
+      const ios = partition(opt, 'ios-dp', cost, { timeBudgetMs: 10_000 }).schedule;
+      for (const threads of [1, 2]) {
+        const variants: Record<string, number> = {};
+        variants[`sequential, ${threads}-thread ops`] = (await timeNative({ streams: 1, opThreads: threads }, opt, [seq], { runs }))[0].medianMs;
+        if (threads === 2) variants['ios-dp, 2 streams, 1-thread ops'] = (await timeNative({ streams: 2, opThreads: 1 }, opt, [ios], { runs }))[0].medianMs;
+        const best = Object.entries(variants).sort((a, b) => a[1] - b[1])[0];
+        const ortMs = (await timeOrt(g, { runs, threads })).medianMs;
+        rows.push({ model, batch, threads, variants, best: best[0], bestMs: best[1], ortMs, ratio: best[1] / ortMs });
+      }
+    }
+  const geomean: Record<number, number> = {};
+  for (const t of [1, 2]) {
+    const r = rows.filter((x) => x.threads === t);
+    geomean[t] = Math.exp(r.reduce((s, x) => s + Math.log(x.ratio), 0) / r.length);
+  }
+  return { rows, geomean };
+}

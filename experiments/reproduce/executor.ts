@@ -1,6 +1,7 @@
 /**
  * The native executor's targets (dispatch overhead, two-stream speed-up, Inception-v3 against
- * onnxruntime-node, arena/LOAD per zoo model, RSS over 10,000 runs), measured side by side by the
+ * onnxruntime-node, arena/LOAD per zoo model, RSS over 10,000 runs, per-run overhead, the five-model
+ * table against onnxruntime-node at batch 1 and 8), measured side by side by the
  * bench and written to docs/results/executor.md with the machine, the command and two plots.
  */
 import { join } from 'node:path';
@@ -100,7 +101,10 @@ export async function executorResults(opts: ExecutorResultsOptions = {}): Promis
     'streams with single-threaded ops, and onnxruntime-node on the exported ONNX with 2 intra-op threads;',
     '(d) the planned arena of the sequential schedule against LOAD (peak live bytes measured by the executor)',
     'and the naive sum (one buffer per tensor), plus what the caching allocator reserved;',
-    `(e) resident set size over ${leakRuns.toLocaleString('en-US')} squeezenet1_1 runs after 500 warm-up runs.`,
+    `(e) resident set size over ${leakRuns.toLocaleString('en-US')} squeezenet1_1 runs after 500 warm-up runs;`,
+    '(f) per-run overhead of a one-op model, run() to its resolved Promise, next to onnxruntime-node;',
+    "(g) five models at batch 1 and 8: topsched's best variant on the optimised graph against onnxruntime-node with the",
+    'same thread count (1 and 2), and the geometric mean of the ratios.',
     '',
     `Machine: ${machineLine()}`,
     '',
