@@ -459,7 +459,9 @@ export class AsyncInferenceEnv implements ParallelEnv<Float32Array, Int32Array> 
     this.commit(actions);
     if (!this.wallClock) return { t0: now, t1: this.epochEnd(now), backlog0 };
     const t1 = this.epochEnd(now);
-    this.overran = t1 > this.lastBoundaryMs + this.epochMs * (1 + 1e-9);
+    // Overran: the decision ended past the boundary after the last one (a skipIdle jump is not one).
+    const next = (Math.floor(now / this.epochMs) + 1) * this.epochMs;
+    this.overran = next > this.lastBoundaryMs + this.epochMs * (1 + 1e-9);
     if (this.overran) this.overruns++;
     this.lastBoundaryMs = t1;
     return { t0: this.stepStartMs, t1, backlog0 };

@@ -28,7 +28,7 @@ export interface Interval {
 }
 
 /** The q-quantile of sorted values (linear interpolation). */
-function quantileSorted(s: Float64Array, q: number): number {
+export function quantileSorted(s: Float64Array, q: number): number {
   const pos = q * (s.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.min(s.length - 1, lo + 1);

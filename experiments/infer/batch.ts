@@ -18,7 +18,7 @@ import { planMemory } from '../../graphs/memory/planner.js';
 import { readNpy, writeNpy } from '../../graphs/npy.js';
 import { partition } from '../../graphs/partition/index.js';
 import { outputFiles } from '../commands/run-io.js';
-import { Device, type LeaseAllocator, LocalLeases } from './devices.js';
+import { Device, type LeaseAllocator, LocalLeases, releaseIfOwner } from './devices.js';
 
 export interface InferBatchOptions {
   /** The model's name in output paths and claims. */
@@ -135,7 +135,7 @@ export async function runInferBatch(o: InferBatchOptions): Promise<InferBatchRes
     const beat = setInterval(() => void redis.pexpire(key, 30_000).catch(() => {}), 10_000);
     return async () => {
       clearInterval(beat);
-      await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, owner);
+      await releaseIfOwner(redis, key, owner);
     };
   };
 

@@ -22,6 +22,11 @@ export interface LeaseAllocator {
   acquire(): Promise<Lease>;
 }
 
+/** Deletes `key` if `owner` still holds it (a lease that expired and was retaken is not ours to drop). */
+export function releaseIfOwner(redis: Redis, key: string, owner: string): Promise<unknown> {
+  return redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, owner);
+}
+
 /** In-process leases over `n` devices: acquire waits for a free one. */
 export class LocalLeases implements LeaseAllocator {
   private readonly free: number[];

@@ -9,6 +9,7 @@
 import { Agent, request } from 'node:http';
 import { type ArrivalProcess, PoissonArrivals, ReplayArrivals } from '../../env/arrivals.js';
 import { makeRng } from '../../env/spaces.js';
+import { quantileSorted } from '../../env/stats.js';
 import { loadRequestLog } from '../../env/workload.js';
 import { parsePrometheus } from './metrics.js';
 
@@ -117,11 +118,6 @@ async function serverCounters(url: URL, model: string): Promise<Record<string, n
   }
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (!sorted.length) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
@@ -217,10 +213,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     failures,
     failuresBy,
     throughput: lat.length / o.durationS,
-    p50Ms: quantile(sorted, 0.5),
-    p90Ms: quantile(sorted, 0.9),
-    p95Ms: quantile(sorted, 0.95),
-    p99Ms: quantile(sorted, 0.99),
+    p50Ms: sorted.length ? quantileSorted(sorted, 0.5) : Number.NaN,
+    p90Ms: sorted.length ? quantileSorted(sorted, 0.9) : Number.NaN,
+    p95Ms: sorted.length ? quantileSorted(sorted, 0.95) : Number.NaN,
+    p99Ms: sorted.length ? quantileSorted(sorted, 0.99) : Number.NaN,
     meanMs: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length),
     serverQueueUs: per('nv_inference_queue_duration_us'),
     serverComputeUs: per('nv_inference_compute_infer_duration_us'),

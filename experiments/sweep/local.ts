@@ -4,19 +4,12 @@
  * same sweep) are skipped by the job itself.
  */
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../../graphs/package-root.js';
+import { compiledSibling } from '../../graphs/package-root.js';
 import type { JobOutcome } from './job.js';
 import type { SweepPlan, SweepRun } from './plan.js';
 
-/** The compiled child entry (from dist/ also when this module runs from source, as under vitest). */
-const CHILD = ((): string => {
-  const sibling = fileURLToPath(new URL('./child.js', import.meta.url));
-  return existsSync(sibling) ? sibling : join(packageRoot(), 'dist', 'experiments', 'sweep', 'child.js');
-})();
+const CHILD = compiledSibling(import.meta.url, 'child.js');
 
 export interface RunState {
   run: SweepRun;

@@ -7,20 +7,13 @@
  * last checkpoint (job.ts). A job that fails for a real reason (a bad config, another project
  * version, a cancelled sweep) fails once: UnrecoverableError, no retry loop.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type ConnectionOptions, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { packageRoot } from '../../graphs/package-root.js';
+import { compiledSibling } from '../../graphs/package-root.js';
 import type { SweepPlan, SweepRun } from './plan.js';
 
 export const QUEUE = 'topsched-sweep';
-/** The compiled sandbox entry (from dist/ also when this module runs from source, as under vitest). */
-const PROCESSOR = ((): string => {
-  const sibling = fileURLToPath(new URL('./processor.js', import.meta.url));
-  return existsSync(sibling) ? sibling : join(packageRoot(), 'dist', 'experiments', 'sweep', 'processor.js');
-})();
+const PROCESSOR = compiledSibling(import.meta.url, 'processor.js');
 export const planKey = (id: string) => `topsched:sweep:${id}`;
 export const cancelKey = (id: string) => `topsched:sweep:${id}:cancelled`;
 
