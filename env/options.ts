@@ -78,6 +78,8 @@ export interface AsyncInferenceOptions extends ModeOptions {
   streamPolicy?: 'in-order' | 'pool';
   /** Simulator: the real executor's per-launch cost beyond its ops, ms, for all models or by model name (a fidelity calibration measures it). Default 0. */
   launchOverheadMs?: number | Record<string, number>;
+  /** Simulator: σ of the log of a launch's service time, for all models or by model name (a fidelity calibration measures it). Default 0. */
+  launchJitter?: number | Record<string, number>;
 }
 
 /** A small two-model workload: what `make('topsched/AsyncInference-v0')` runs without options. */
@@ -190,6 +192,7 @@ const KNOWN = new Set([
   'activationModel',
   'streamPolicy',
   'launchOverheadMs',
+  'launchJitter',
   'mode',
   'streams',
   'contextSwitchMs',

@@ -24,7 +24,7 @@ import { type ModelHandle, NativeExecutor } from '../native/index.js';
 import { profileModel } from '../native/profile.js';
 import { type ContentionParams, contentionFromProfiles, fitContention } from './sim/contention.js';
 import { Simulator } from './sim/simulator.js';
-import { median } from './stats.js';
+import { median, std } from './stats.js';
 
 export interface SimVsNativeOptions {
   graphs: Graph[];
@@ -69,8 +69,10 @@ export interface NativeCalibration {
    * for submission, task begin and end, and caches gone cold between launches.
    */
   launchOverheadMs: Record<string, number>;
-  /** Per model: the lone launch's median on-stream time and its priced alone latency, ms. */
-  launches: { model: string; measuredMs: number; pricedMs: number }[];
+  /** By model name: σ of the log of the lone launches' on-stream times (the simulator's `launchJitter`). */
+  launchJitter: Record<string, number>;
+  /** Per model: the lone launch's median on-stream time, its priced alone latency (ms), and σ of its log. */
+  launches: { model: string; measuredMs: number; pricedMs: number; logSd: number }[];
 }
 
 export interface CalibrateOptions {
@@ -95,13 +97,14 @@ export async function calibrateOnNative(ex: NativeExecutor, graphs: Graph[], han
   const contention = withPairs ? fitContention(contentionFromProfiles(profiles, byName, device)) : undefined;
   const launches = await measureLaunches(ex, graphs, handles, schedules, cost);
   const launchOverheadMs = Object.fromEntries(launches.map((l) => [l.model, Math.max(0, l.measuredMs - l.pricedMs)]));
-  return { device, deviceName: profiles[0].device.name, schedules, profiles, cost, contention, launchOverheadMs, launches };
+  const launchJitter = Object.fromEntries(launches.map((l) => [l.model, l.logSd]));
+  return { device, deviceName: profiles[0].device.name, schedules, profiles, cost, contention, launchOverheadMs, launchJitter, launches };
 }
 
 /**
  * Lone launches (the executor otherwise idle), the models taking turns as they do under a mixed
- * load (so each launch finds caches holding the other models' data), median on-stream time
- * over `rounds` per model (begin to end on its stream).
+ * load (so each launch finds caches holding the other models' data): per model over `rounds`,
+ * the median on-stream time (begin to end on its stream) and the spread (σ of its log).
  */
 async function measureLaunches(ex: NativeExecutor, graphs: Graph[], handles: ModelHandle[], schedules: Schedule[], cost: ProfiledCostModel, rounds = 21) {
   const t: number[][] = graphs.map(() => []);
@@ -111,12 +114,12 @@ async function measureLaunches(ex: NativeExecutor, graphs: Graph[], handles: Mod
       // On-stream time only (task begin to end): the wait from submission to begin overlaps other work.
       if (r >= 0) t[m].push((rep.tasks[0].endUs - rep.tasks[0].beginUs) / 1000);
     }
-  const out = graphs.map((g, m) => ({
+  return graphs.map((g, m) => ({
     model: g.name,
     measuredMs: median(t[m]),
     pricedMs: schedules[m].stages.reduce((s, st) => s + cost.stageLatency(g, st), 0),
+    logSd: std(t[m].map(Math.log)),
   }));
-  return out;
 }
 
 export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeResult> {
@@ -145,7 +148,7 @@ export async function simVsNative(o: SimVsNativeOptions): Promise<SimVsNativeRes
 
     const sim = new Simulator(
       o.graphs.map((g, m) => ({ name: g.name, graph: g, schedules: [schedules[m]], weightBytes: 0 })),
-      { cost, device, streams, contention, launchOverheadMs: calibration.launchOverheadMs },
+      { cost, device, streams, contention, launchOverheadMs: calibration.launchOverheadMs, launchJitter: calibration.launchJitter },
     );
     order.forEach((m, i) => {
       sim.submit(i, m, sim.plan(m, 0, o.graphs[m].batch));

@@ -343,7 +343,14 @@ async function run(o: QuickstartOptions, runDir: string): Promise<QuickstartResu
   phase(3, 'train', `MADDPG, ${trainSteps} steps in the calibrated simulator (${episodeSteps}-step episodes, at most ${o.trainBudgetS ?? 75} s)`);
   await initBackend('wasm', { log: () => {} });
   const contention = cal.contention;
-  const trainEnv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, launchOverheadMs: cal.launchOverheadMs, maxSteps: episodeSteps });
+  const trainEnv = new AsyncInferenceEnv({
+    ...common,
+    executor: 'sim',
+    contention,
+    launchOverheadMs: cal.launchOverheadMs,
+    launchJitter: cal.launchJitter,
+    maxSteps: episodeSteps,
+  });
   const trainer = new MaddpgTrainer(trainEnv, { ...QUICK_MADDPG, dtUnit: epochMs / 1000, maxEpisodeSteps: episodeSteps, ...o.maddpg });
   const returns: number[] = [];
   const tTrain = performance.now();
@@ -398,7 +405,14 @@ async function run(o: QuickstartOptions, runDir: string): Promise<QuickstartResu
       } finally {
         env.close();
       }
-      const senv = new AsyncInferenceEnv({ ...common, executor: 'sim', contention, launchOverheadMs: cal.launchOverheadMs, maxSteps: 0 });
+      const senv = new AsyncInferenceEnv({
+        ...common,
+        executor: 'sim',
+        contention,
+        launchOverheadMs: cal.launchOverheadMs,
+        launchJitter: cal.launchJitter,
+        maxSteps: 0,
+      });
       const spol = p.make(senv);
       sim.push(row(spol.name, 'sim', await evaluate(senv, spol, seed, untilMs, null)));
       senv.close();

@@ -524,3 +524,35 @@ describe('launch overhead (a fidelity calibration of the real executor)', () => 
     expect(() => new Simulator([model(a)], { ...base, launchOverheadMs: -1 }).plan(0, 0, 1)).toThrow(/launch overhead must be a finite number ≥ 0 ms, got -1/);
   });
 });
+
+describe('launch jitter (launch-to-launch spread of the real executor)', () => {
+  test('scales each launch by a log-normal factor drawn from its id: reproducible, median kept', () => {
+    const a = chain('a', 4);
+    const base = { cost: synth, device: devicePreset('v100'), streams: 1 };
+    const lone = (sim: Simulator, id: number) => {
+      sim.reset();
+      sim.submit(id, 0, sim.plan(0, 0, 1));
+      while (!sim.idle()) sim.advance(sim.nextEventTime());
+      const t = sim.completedAt[0];
+      sim.completedCount = 0;
+      return t;
+    };
+    const plain = new Simulator([model(a)], base);
+    const jit = new Simulator([model(a)], { ...base, launchJitter: { a: 0.2 } });
+    const t0 = lone(plain, 0);
+    const ts = Array.from({ length: 401 }, (_, id) => lone(jit, id));
+    // The same id gives the same time on every run; ids differ.
+    expect(lone(jit, 17)).toBe(ts[17]);
+    expect(new Set(ts).size).toBeGreaterThan(390);
+    const logs = ts.map((t) => Math.log(t / t0)).sort((x, y) => x - y);
+    // Median factor ≈ 1 and spread ≈ σ (401 draws).
+    expect(Math.abs(logs[200])).toBeLessThan(0.04);
+    const sd = Math.sqrt(logs.reduce((s, x) => s + x * x, 0) / logs.length);
+    expect(sd).toBeGreaterThan(0.17);
+    expect(sd).toBeLessThan(0.23);
+    expect(lone(new Simulator([model(a)], { ...base, launchJitter: 0 }), 5)).toBe(t0);
+    expect(() => new Simulator([model(a)], { ...base, launchJitter: -0.1 })).toThrow(
+      /option 'launchJitter' \(model 'a'\): must be a finite number ≥ 0, got -0.1/,
+    );
+  });
+});

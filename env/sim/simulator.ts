@@ -36,6 +36,7 @@ import {
   grow64,
   JOB_COPY,
   JOB_OP,
+  normalFromId,
   SimState,
   ST_COMPUTE,
   ST_D2H,
@@ -61,6 +62,8 @@ export class Simulator extends SimState {
     this.tPhase[slot] = P.planPhaseStart[plan] - 1;
     this.tLeft[slot] = 0;
     this.tAct[slot] = P.planActBytes[plan];
+    const sigma = this.jitter[model];
+    this.tSpeed[slot] = sigma > 0 ? Math.exp(sigma * normalFromId(id, model)) : 1;
     this.tSeq[slot] = this.launchSeq++ * 65536;
     this.tStage[slot] = ST_PRE;
     if (this.inOrder) this.enqueuePlan(slot, model, plan);
@@ -117,6 +120,7 @@ export class Simulator extends SimState {
     this.tPhase = grow32(this.tPhase, n);
     this.tLeft = grow32(this.tLeft, n);
     this.tAct = grow64(this.tAct, n);
+    this.tSpeed = grow64(this.tSpeed, n);
     this.tSeq = grow64(this.tSeq, n);
     this.tStage = grow32(this.tStage, n);
     this.tHome = grow32(this.tHome, n);
@@ -230,7 +234,7 @@ export class Simulator extends SimState {
     const o = P.groupOpStart[group];
     this.sKind[s] = JOB_OP;
     this.sOp[s] = o;
-    this.sRem[s] = P.opMs[o];
+    this.sRem[s] = P.opMs[o] * this.tSpeed[slot];
     this.sShare[s] = P.opShare[o];
   }
 
@@ -356,7 +360,7 @@ export class Simulator extends SimState {
       if (o < P.groupOpEnd[this.sGroup[s]]) {
         // Next op of the chain, same stream, no gap.
         this.sOp[s] = o;
-        this.sRem[s] = P.opMs[o];
+        this.sRem[s] = P.opMs[o] * this.tSpeed[slot];
         this.sShare[s] = P.opShare[o];
         this.sRate[s] = 0;
         this.stats.opEvents++;

@@ -58,10 +58,32 @@ export interface SimulatorOptions extends ModeOptions {
    * or one per model name (missing names: 0). Default 0.
    */
   launchOverheadMs?: number | Record<string, number>;
+  /**
+   * Launch-to-launch variation of the real executor's service time: σ of the log of a launch's time
+   * (one value, or per model name). Each launch's ops take their priced time × exp(σ·z), z a
+   * standard normal drawn from the launch id (bit-reproducible), so the median is unchanged. Measured
+   * by the fidelity calibration. Default 0 (deterministic service times).
+   */
+  launchJitter?: number | Record<string, number>;
 }
 
-/** A model's per-launch overhead from the option's one value or per-name record. */
-export function launchOverheadOf(o: SimulatorOptions['launchOverheadMs'], model: string): number {
+/**
+ * A standard normal from a launch id, bit-reproducible (two FNV-style hashes → Box–Muller): the
+ * simulator's launch jitter needs no RNG state that a reset would have to restore.
+ */
+export function normalFromId(id: number, salt: number): number {
+  const h = (k: number) => {
+    let x = (Math.imul(id ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(salt + k, 0xc2b2ae35)) >>> 0;
+    x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+    x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+    return ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+  };
+  const u1 = Math.max(h(1), 2 ** -32);
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * h(2));
+}
+
+/** A per-model option's value for `model`: its one value, or its entry in a per-name record (0 when absent). */
+export function launchOverheadOf(o: number | Record<string, number> | undefined, model: string): number {
   if (o === undefined) return 0;
   if (typeof o === 'number') return o;
   return Object.hasOwn(o, model) ? o[model] : 0;
@@ -134,6 +156,10 @@ export class SimState {
   protected tPhase = new Int32Array(64);
   protected tLeft = new Int32Array(64);
   protected tAct = new Float64Array(64);
+  /** Service-time factor of the task's ops (launch jitter; 1 without). */
+  protected tSpeed = new Float64Array(64);
+  /** σ of launch jitter per model. */
+  protected readonly jitter: Float64Array;
   /** Launch number of the task (its readiness priority). */
   protected tSeq = new Float64Array(64);
   protected tStage = new Int32Array(64);
@@ -207,6 +233,11 @@ export class SimState {
   ) {
     if (!models.length) throw new EnvError('the simulator needs at least one model');
     this.nModels = models.length;
+    this.jitter = Float64Array.from(models, (m) => {
+      const j = launchOverheadOf(opts.launchJitter, m.name);
+      if (!(j >= 0) || !Number.isFinite(j)) throw new EnvError(`must be a finite number ≥ 0, got ${j}`, `option 'launchJitter' (model '${m.name}')`);
+      return j;
+    });
     this.modes = resolveModes(opts, models.length);
     this.contention = opts.contention ?? ROOFLINE_SHARE;
     this.capacityBytes = opts.memoryBytes ?? opts.device.memoryBytes;

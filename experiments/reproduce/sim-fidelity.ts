@@ -6,7 +6,8 @@
  * For every model mix and stream count, one calibration (env/validate.ts `simVsNative`): op
  * latencies (ProfiledCostModel), contention fitted to co-run pairs, and the per-launch overhead
  * the alone-op profile misses (lone launches' on-stream time − their priced latency), which
- * the simulator charges to each launch's home stream. Then for each load the same Poisson
+ * the simulator charges to each launch's home stream, and the spread of those lone launches (σ of
+ * log time), which the simulator applies to each launch as a seeded log-normal factor. Then for each load the same Poisson
  * workload runs through the AsyncInference env on the simulator (`step`) and on the real-time
  * native env (`stepAsync`, wall clock) with the same fixed policy (greedy-release, batch 1, the
  * profiled schedule). Errors are signed fractions (sim − native) / native.
@@ -157,7 +158,15 @@ export async function measureSimFidelity(o: SimFidelityOptions = {}): Promise<Si
           env.close();
           return { m, r, clock };
         };
-        const sim = await run(new AsyncInferenceEnv({ ...common, executor: 'sim', contention: cal.contention, launchOverheadMs: cal.launchOverheadMs }));
+        const sim = await run(
+          new AsyncInferenceEnv({
+            ...common,
+            executor: 'sim',
+            contention: cal.contention,
+            launchOverheadMs: cal.launchOverheadMs,
+            launchJitter: cal.launchJitter,
+          }),
+        );
         const nat = await run(new AsyncInferenceEnv({ ...common, executor: 'native', clock: 'wall' }));
         const c: FidelityCase = {
           mix,
@@ -267,12 +276,12 @@ export async function simFidelity(o: SimFidelityOptions = {}): Promise<string> {
     '## Calibrations',
     '',
     table(
-      ['mix', 'streams', 'contention α', 'lone launch: measured / priced ms (overhead = difference)', 't = 0 makespan err'],
+      ['mix', 'streams', 'contention α', 'lone launch: measured / priced ms (overhead = difference), σ log', 't = 0 makespan err'],
       r.calibrations.map((c) => [
         c.mix,
         c.streams,
         c.contentionAlpha === null ? '-' : c.contentionAlpha.toFixed(3),
-        c.launches.map((l) => `${l.model} ${l.measuredMs.toFixed(2)} / ${l.pricedMs.toFixed(2)}`).join(', '),
+        c.launches.map((l) => `${l.model} ${l.measuredMs.toFixed(2)} / ${l.pricedMs.toFixed(2)}, σ ${l.logSd.toFixed(3)}`).join('; '),
         pct(c.t0MakespanErr),
       ]),
     ),
