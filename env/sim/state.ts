@@ -83,7 +83,7 @@ export function normalFromId(id: number, salt: number): number {
 }
 
 /** A per-model option's value for `model`: its one value, or its entry in a per-name record (0 when absent). */
-export function launchOverheadOf(o: number | Record<string, number> | undefined, model: string): number {
+export function perModelOption(o: number | Record<string, number> | undefined, model: string): number {
   if (o === undefined) return 0;
   if (typeof o === 'number') return o;
   return Object.hasOwn(o, model) ? o[model] : 0;
@@ -234,7 +234,7 @@ export class SimState {
     if (!models.length) throw new EnvError('the simulator needs at least one model');
     this.nModels = models.length;
     this.jitter = Float64Array.from(models, (m) => {
-      const j = launchOverheadOf(opts.launchJitter, m.name);
+      const j = perModelOption(opts.launchJitter, m.name);
       if (!(j >= 0) || !Number.isFinite(j)) throw new EnvError(`must be a finite number ≥ 0, got ${j}`, `option 'launchJitter' (model '${m.name}')`);
       return j;
     });
@@ -348,7 +348,7 @@ export class SimState {
         cost: this.opts.cost,
         device: this.opts.device,
         plannedBytes: (this.opts.activationModel ?? 'planner') === 'planner' ? planMemory(this.graphAt(model, batch), sched).arenaBytes : undefined,
-        launchOverheadMs: launchOverheadOf(this.opts.launchOverheadMs, m.name),
+        launchOverheadMs: perModelOption(this.opts.launchOverheadMs, m.name),
       }).id;
       this.planCache.set(key, id);
     }
