@@ -26,6 +26,7 @@
         "src/plan.cpp",
         "src/merge.cpp",
         "src/epilogue.cpp",
+        "src/layout.cpp",
         "src/memcheck.cpp",
         "src/memory.cpp",
         "src/executor.cpp",

@@ -11,7 +11,7 @@
 import { dtypeBytes, type Graph, numel } from '../graphs/ir.js';
 import { checkAllocation } from '../graphs/limits.js';
 import { type AllocEvent, planFromTrace, planMemory } from '../graphs/memory/planner.js';
-import type { Schedule } from '../graphs/schedule.js';
+import type { Schedule, Stage } from '../graphs/schedule.js';
 import type { TensorData } from '../graphs/weights.js';
 import { type MemoryPlan, modelDocument, scheduleDocument } from './doc.js';
 import { loadNative, type NativeExecutorBinding } from './loader.js';
@@ -70,6 +70,19 @@ export interface TraceState {
   plan?: MemoryPlan;
   /** Why the plan from the traces was refused (runs then stay traced, on the caching allocator). */
   error?: string;
+}
+
+/** One stage's time per run, over `repeat` repetitions of `number` back-to-back runs. */
+export interface StageTiming {
+  medianMs: number;
+  meanMs: number;
+  minMs: number;
+  stdMs: number;
+}
+
+export interface StageMeter {
+  measure(stage: Stage, opts?: { warmup?: number; number?: number; repeat?: number }): StageTiming;
+  release(): void;
 }
 
 export interface OpTiming {
@@ -239,6 +252,12 @@ export class NativeExecutor {
     return JSON.parse(this.native.modelInfo(model.id)).kernels;
   }
 
+  /** Activations the backend keeps in its preferred layout between ops, not plain (0 when it has
+   *  none, or with TOPSCHED_LAYOUT=plain): each saves a reorder at its producer and consumers. */
+  deviceLayoutTensors(model: ModelHandle): number {
+    return JSON.parse(this.native.modelInfo(model.id)).deviceLayoutTensors;
+  }
+
   unloadModel(model: ModelHandle): void {
     for (const plans of model.prepared.values())
       for (const p of plans.values())
@@ -373,6 +392,20 @@ export class NativeExecutor {
   async profile(model: ModelHandle, schedule: Schedule, opts: ProfileOptions = {}): Promise<NativeProfile> {
     const id = await this.prepare(model, schedule);
     return JSON.parse(await this.native.profile(id, JSON.stringify(opts))) as NativeProfile;
+  }
+
+  /**
+   * A stage meter for `model` (IOS's measured cost; native/measured-cost.ts): `measure(stage)` runs
+   * one candidate stage (`{kind, groups, threads?}`, its groups on the executor's streams) after
+   * warm-up and returns its time per run. Synchronous on purpose — a schedule search asks inside its
+   * loop — so it blocks the event loop while it measures; the executor must be otherwise idle.
+   */
+  stageMeter(model: ModelHandle): StageMeter {
+    const id = this.native.createMeter(model.id);
+    return {
+      measure: (stage, opts = {}) => JSON.parse(this.native.meterStage(id, JSON.stringify(stage), JSON.stringify(opts))) as StageTiming,
+      release: () => this.native.releaseMeter(id),
+    };
   }
 
   /** Arena pool and caching-allocator figures; resetPeaks starts a new peak window. */

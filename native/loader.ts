@@ -16,6 +16,9 @@ export interface NativeExecutorBinding {
   release(prepared: number): void;
   run(doc: string, inputs: (ArrayBufferView | null)[][]): Promise<{ report: string; outputs: ArrayBuffer[][] }>;
   profile(prepared: number, opts: string): Promise<string>;
+  createMeter(model: number): number;
+  meterStage(meter: number, stage: string, opts: string): string;
+  releaseMeter(meter: number): void;
   info(): string;
   memoryStats(resetPeaks?: boolean): string;
   trimMemory(): void;

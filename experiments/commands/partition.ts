@@ -2,12 +2,13 @@
 import type { Command } from 'commander';
 import { loadGpgPolicy } from '../../agents/gpg/shipped.js';
 import { writeFileAtomic } from '../../graphs/atomic-write.js';
-import { assignThreads, costModelFromSpec, ProfiledCostModel, scheduleLatency, ThreadChoiceCostModel } from '../../graphs/cost/index.js';
+import { assignThreads, type CostModel, costModelFromSpec, ProfiledCostModel, scheduleLatency, ThreadChoiceCostModel } from '../../graphs/cost/index.js';
 import type { Graph } from '../../graphs/ir.js';
 import { resolveModel } from '../../graphs/models.js';
 import { type PartitionResult, partition } from '../../graphs/partition/index.js';
 import { optimizeGraph } from '../../graphs/passes/index.js';
 import { scheduleToString, sequentialSchedule, validateSchedule } from '../../graphs/schedule.js';
+import { MeasuredCostModel } from '../../native/measured-cost.js';
 import { ms, printJson } from '../format.js';
 import { choiceOption, INPUT_SHAPE_HELP, INPUT_VALUE_HELP, inputShapeOption, inputValueOption, intOption } from './options.js';
 
@@ -42,9 +43,16 @@ export function registerPartition(program: Command): void {
     .option('--no-merge', 'IOS: do not consider merge stages')
     .option(
       '--cost <spec>',
-      'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed] | profiled:<profile.json>[,…][@<preset>] (measured by topsched profile; the preset prices what it lacks)',
+      'cost model: roofline:<cpu-2core|v100|a100|h100|jetson-xavier> | synthetic[:seed] | profiled:<profile.json>[,…][@<preset>] (measured by topsched profile; the preset prices what it lacks) | measured (each candidate stage run on the native CPU executor during the search, as IOS does)',
       'roofline:v100',
     )
+    .option(
+      '--measure-budget <s>',
+      'measured: seconds of measuring; later stages are priced by roofline:cpu-2core scaled to the measured ones',
+      intOption('--measure-budget'),
+      120,
+    )
+    .option('--measure-streams <n>', "measured: streams a stage's groups run on (default: the machine's cores)", intOption('--measure-streams'))
     .option(
       '--threads <cores>',
       "hybrid inter/intra-op: also search each stage's intra-op thread counts (sum ≤ cores) and write them into the schedule",
@@ -80,6 +88,8 @@ export function registerPartition(program: Command): void {
           inputValue: Record<string, number[]>;
           seed: number;
           optimize: boolean;
+          measureBudget: number;
+          measureStreams?: number;
           out?: string;
           json?: boolean;
         },
@@ -88,70 +98,109 @@ export function registerPartition(program: Command): void {
         const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, inputValues: opts.inputValue, seed: opts.seed });
         const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
         const graph = optimized?.graph ?? imported;
-        const base = costModelFromSpec(opts.cost);
-        const cost = opts.threads !== undefined ? new ThreadChoiceCostModel(base, opts.threads) : base;
         if (opts.policy !== undefined && opts.method !== 'gpg') throw new Error(`--policy applies to --method gpg, not '${opts.method}'`);
-        let result: PartitionResult;
-        if (opts.method === 'gpg') {
-          const policy = await loadGpgPolicy(opts.policy);
-          try {
-            result = policy.partition(graph, cost, { r: opts.r, s: opts.s });
-          } finally {
-            policy.dispose();
-          }
-        } else
-          result = partition(graph, opts.method, cost, {
-            r: opts.r,
-            s: opts.s,
-            maxPartOps: opts.maxPartOps,
-            maxPartStates: opts.maxPartStates === 0 ? Number.POSITIVE_INFINITY : opts.maxPartStates,
-            timeBudgetMs: opts.timeBudget,
-            merge: opts.merge,
-          });
-        if (cost instanceof ThreadChoiceCostModel) result = { ...result, schedule: assignThreads(graph, result.schedule, cost) };
-        if (optimized) result.schedule.optimized = true;
-        validateSchedule(graph, result.schedule);
-        const sequentialMs = scheduleLatency(base, graph, sequentialSchedule(graph));
-        if (opts.out) {
-          writeFileAtomic(opts.out, scheduleToString(result.schedule));
+        if (opts.cost !== 'measured' && (opts.measureStreams !== undefined || opts.measureBudget !== 120))
+          throw new Error(`--measure-budget and --measure-streams apply to --cost measured, not '${opts.cost}'`);
+        const base =
+          opts.cost === 'measured'
+            ? await MeasuredCostModel.create(graph, { streams: opts.measureStreams, budgetMs: opts.measureBudget * 1000, seed: opts.seed })
+            : costModelFromSpec(opts.cost);
+        try {
+          await searchAndReport(spec, opts, imported, optimized, graph, base);
+        } finally {
+          if (base instanceof MeasuredCostModel) base.close();
         }
-        const stages = result.schedule.stages;
-        const summary = {
-          model: graph.name,
-          batch: graph.batch,
-          method: opts.method,
-          cost: cost.name,
-          nodes: graph.nodes.length,
-          nodesImported: imported.nodes.length,
-          optimized: !!optimized,
-          ...(optimized ? { passes: optimized.passes } : {}),
-          stages: stages.length,
-          mergeStages: stages.filter((s) => s.kind === 'merge').length,
-          maxGroups: Math.max(...stages.map((s) => s.groups.length)),
-          latencyMs: result.latencyMs,
-          sequentialMs,
-          speedup: sequentialMs / result.latencyMs,
-          stats: result.stats,
-          // A profile prices only the node ids it measured; the rest fell back to its roofline preset.
-          ...(base instanceof ProfiledCostModel ? { profileCoverage: coverage(base, graph) } : {}),
-          ...(opts.threads !== undefined ? { hybridStages: stages.filter((st) => st.threads).length } : {}),
-        };
-        if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
-        const ops = optimized ? `${graph.nodes.length} ops after optimisation, ${imported.nodes.length} imported` : `${graph.nodes.length} ops, not optimised`;
-        console.log(`${graph.name} (batch ${graph.batch}, ${ops}) — ${opts.method} under ${cost.name}`);
-        console.log(`  predicted latency ${ms(result.latencyMs)}  (sequential ${ms(sequentialMs)}, ${summary.speedup.toFixed(2)}× faster)`);
-        console.log(
-          `  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups${opts.threads !== undefined ? `, ${summary.hybridStages} with searched thread counts (${opts.threads} cores)` : ''}`,
-        );
-        const st = result.stats;
-        console.log(`  search: ${st.states} states, ${st.transitions} transitions, ${st.stagesCosted} stages costed, ${st.wallMs.toFixed(0)} ms`);
-        if (summary.profileCoverage) {
-          const c = summary.profileCoverage;
-          console.log(
-            `  profile covers ${c.measured} of ${c.ops} ops${c.measured < c.ops ? `; the other ${c.ops - c.measured} are priced by the roofline fallback (profile the same graph: topsched profile ${spec}${optimized ? ' --optimize' : ''})` : ''}`,
-          );
-        }
-        if (opts.out) console.log(`  wrote ${opts.out}`);
       },
     );
+}
+
+async function searchAndReport(
+  spec: string,
+  opts: {
+    method: (typeof METHODS)[number];
+    r: number;
+    s: number;
+    maxPartOps: number;
+    maxPartStates: number;
+    timeBudget?: number;
+    merge: boolean;
+    policy?: string;
+    threads?: number;
+    out?: string;
+    json?: boolean;
+  },
+  imported: Graph,
+  optimized: ReturnType<typeof optimizeGraph> | null,
+  graph: Graph,
+  base: CostModel,
+): Promise<void> {
+  const cost = opts.threads !== undefined ? new ThreadChoiceCostModel(base, opts.threads) : base;
+  let result: PartitionResult;
+  if (opts.method === 'gpg') {
+    const policy = await loadGpgPolicy(opts.policy);
+    try {
+      result = policy.partition(graph, cost, { r: opts.r, s: opts.s });
+    } finally {
+      policy.dispose();
+    }
+  } else
+    result = partition(graph, opts.method, cost, {
+      r: opts.r,
+      s: opts.s,
+      maxPartOps: opts.maxPartOps,
+      maxPartStates: opts.maxPartStates === 0 ? Number.POSITIVE_INFINITY : opts.maxPartStates,
+      timeBudgetMs: opts.timeBudget,
+      merge: opts.merge,
+    });
+  if (cost instanceof ThreadChoiceCostModel) result = { ...result, schedule: assignThreads(graph, result.schedule, cost) };
+  if (optimized) result.schedule.optimized = true;
+  validateSchedule(graph, result.schedule);
+  const sequentialMs = scheduleLatency(base, graph, sequentialSchedule(graph));
+  if (opts.out) {
+    writeFileAtomic(opts.out, scheduleToString(result.schedule));
+  }
+  const stages = result.schedule.stages;
+  const summary = {
+    model: graph.name,
+    batch: graph.batch,
+    method: opts.method,
+    cost: cost.name,
+    nodes: graph.nodes.length,
+    nodesImported: imported.nodes.length,
+    optimized: !!optimized,
+    ...(optimized ? { passes: optimized.passes } : {}),
+    stages: stages.length,
+    mergeStages: stages.filter((s) => s.kind === 'merge').length,
+    maxGroups: Math.max(...stages.map((s) => s.groups.length)),
+    latencyMs: result.latencyMs,
+    sequentialMs,
+    speedup: sequentialMs / result.latencyMs,
+    stats: result.stats,
+    // A profile prices only the node ids it measured; the rest fell back to its roofline preset.
+    ...(base instanceof ProfiledCostModel ? { profileCoverage: coverage(base, graph) } : {}),
+    ...(opts.threads !== undefined ? { hybridStages: stages.filter((st) => st.threads).length } : {}),
+    ...(base instanceof MeasuredCostModel ? { measuring: base.stats } : {}),
+  };
+  if (opts.json) return printJson({ ...summary, schedule: result.schedule, ...(opts.out ? { written: opts.out } : {}) });
+  const ops = optimized ? `${graph.nodes.length} ops after optimisation, ${imported.nodes.length} imported` : `${graph.nodes.length} ops, not optimised`;
+  console.log(`${graph.name} (batch ${graph.batch}, ${ops}) — ${opts.method} under ${cost.name}`);
+  console.log(`  predicted latency ${ms(result.latencyMs)}  (sequential ${ms(sequentialMs)}, ${summary.speedup.toFixed(2)}× faster)`);
+  console.log(
+    `  ${stages.length} stages, ${summary.mergeStages} merge, up to ${summary.maxGroups} concurrent groups${opts.threads !== undefined ? `, ${summary.hybridStages} with searched thread counts (${opts.threads} cores)` : ''}`,
+  );
+  const st = result.stats;
+  console.log(`  search: ${st.states} states, ${st.transitions} transitions, ${st.stagesCosted} stages costed, ${st.wallMs.toFixed(0)} ms`);
+  if (summary.profileCoverage) {
+    const c = summary.profileCoverage;
+    console.log(
+      `  profile covers ${c.measured} of ${c.ops} ops${c.measured < c.ops ? `; the other ${c.ops - c.measured} are priced by the roofline fallback (profile the same graph: topsched profile ${spec}${optimized ? ' --optimize' : ''})` : ''}`,
+    );
+  }
+  if (summary.measuring) {
+    const m = summary.measuring;
+    console.log(
+      `  measured ${m.measured} distinct stages on the native executor in ${(m.measuringMs / 1000).toFixed(1)} s (${m.memoHits} memo hits${m.estimated ? `; ${m.estimated} past the budget priced by roofline × ${m.fallbackScale.toFixed(2)}` : ''})`,
+    );
+  }
+  if (opts.out) console.log(`  wrote ${opts.out}`);
 }

@@ -11,6 +11,7 @@ import type { Experiment } from '../reproduce/experiment.js';
 import { gpgResults } from '../reproduce/gpg.js';
 import { interferenceExperiment } from '../reproduce/interference.js';
 import { maddpgVsFixed } from '../reproduce/maddpg-vs-fixed.js';
+import { measuredCost } from '../reproduce/measured-cost.js';
 import { memoryPlanning } from '../reproduce/memory-planning.js';
 import { modelSharing } from '../reproduce/model-sharing.js';
 import { multiModelServing } from '../reproduce/multi-model-serving.js';
@@ -57,6 +58,14 @@ export const EXPERIMENTS: Experiment[] = [
     description: 'native CPU executor: dispatch overhead, 2 streams vs 1, Inception-v3 vs onnxruntime-node, arena/LOAD per zoo model, RSS over 10,000 runs',
     run: async (outDir, log) => {
       await executorResults({ out: join(outDir, 'executor.md'), log });
+    },
+  },
+  {
+    name: 'measured-cost',
+    minutes: 3,
+    description: 'IOS-DP under measured (--cost measured), profiled and roofline costs, and the shipped GPG policy, judged by native CPU latency (4 networks)',
+    run: async (outDir, log) => {
+      await measuredCost({ out: join(outDir, 'measured-cost.md'), log });
     },
   },
   {

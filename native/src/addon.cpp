@@ -23,6 +23,7 @@ struct Core {
   std::mutex mu;
   std::unordered_map<int, std::shared_ptr<ts::Model>> models;
   std::unordered_map<int, std::shared_ptr<ts::Prepared>> prepared;
+  std::unordered_map<int, std::shared_ptr<ts::StageMeter>> meters;
   int nextId = 1;
   // Worker-thread jobs (loadModel, prepare, profile) still executing: close() waits for them.
   std::mutex jobMu;
@@ -148,6 +149,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
                        {InstanceMethod("loadModel", &ExecutorWrap::LoadModel), InstanceMethod("modelInfo", &ExecutorWrap::ModelInfo),
                         InstanceMethod("unloadModel", &ExecutorWrap::UnloadModel), InstanceMethod("prepare", &ExecutorWrap::Prepare),
                         InstanceMethod("release", &ExecutorWrap::Release), InstanceMethod("run", &ExecutorWrap::Run), InstanceMethod("profile", &ExecutorWrap::Profile),
+                        InstanceMethod("createMeter", &ExecutorWrap::CreateMeter), InstanceMethod("meterStage", &ExecutorWrap::MeterStage),
+                        InstanceMethod("releaseMeter", &ExecutorWrap::ReleaseMeter),
                         InstanceMethod("info", &ExecutorWrap::Info), InstanceMethod("memoryStats", &ExecutorWrap::MemoryStats),
                         InstanceMethod("trimMemory", &ExecutorWrap::TrimMemory), InstanceMethod("nowUs", &ExecutorWrap::NowUs),
                         InstanceMethod("close", &ExecutorWrap::Close)});
@@ -239,7 +242,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       auto m = core_->get(core_->models, info[0].ToNumber().Int32Value(), "model");
       json kernels = json::array();
       for (const auto& n : m->nodes) kernels.push_back({{"node", n.id}, {"op", n.op}, {"impl", n.kernel->impl()}});
-      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"kernels", kernels}};
+      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"kernels", kernels}};
       return Napi::String::New(env, j.dump());
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
@@ -343,6 +346,48 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     return job->promise();
   }
 
+  // The stage meter (measured cost model) is synchronous on purpose: a schedule search asks for one
+  // stage's cost at a time and cannot await. It blocks the event loop, as IOS's search blocks its process.
+  Napi::Value CreateMeter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!check(env)) return env.Undefined();
+    if (inflight_ > 0) {
+      Napi::Error::New(env, "createMeter(): " + std::to_string(inflight_) + " run(s) in flight; a meter needs an idle executor").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    try {
+      auto m = core_->get(core_->models, info[0].ToNumber().Int32Value(), "model");
+      return Napi::Number::New(env, core_->put(core_->meters, std::make_shared<ts::StageMeter>(*core_->ex, m)));
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value MeterStage(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!check(env)) return env.Undefined();
+    if (inflight_ > 0) {
+      Napi::Error::New(env, "meterStage(): " + std::to_string(inflight_) + " run(s) in flight; a meter needs an idle executor").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    try {
+      auto meter = core_->get(core_->meters, info[0].ToNumber().Int32Value(), "meter");
+      json stage = parseJson(info[1].ToString().Utf8Value(), "stage");
+      json opts = info.Length() > 2 && info[2].IsString() ? parseJson(info[2].ToString().Utf8Value(), "meter options") : json::object();
+      return Napi::String::New(env, meter->measure(stage, opts).dump());
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value ReleaseMeter(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> l(core_->mu);
+    core_->meters.erase(info[0].ToNumber().Int32Value());
+    return info.Env().Undefined();
+  }
+
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!check(env)) return env.Undefined();
@@ -387,6 +432,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     shutdown();
     {
       std::lock_guard<std::mutex> l(core_->mu);
+      core_->meters.clear();
       core_->prepared.clear();
       core_->models.clear();
     }

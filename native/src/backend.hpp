@@ -15,6 +15,19 @@
 
 namespace ts {
 
+/**
+ * Activation layouts in device memory, as codes: Plain is row-major, what ONNX says (NCHW for 4-D);
+ * the others are 4-D only: ChannelsLast (NHWC) and channel-blocked with 8 or 16 channels per block
+ * (oneDNN's nChw8c / nChw16c, only where C is a multiple of the block). None of them pads, so a
+ * tensor has the same size in every layout and the memory planner's sizes hold.
+ */
+namespace Layout {
+constexpr int Plain = 0;
+constexpr int ChannelsLast = 1;
+constexpr int Blocked8 = 8;
+constexpr int Blocked16 = 16;
+}  // namespace Layout
+
 /** One input of an op as the kernel compiler sees it: shape, type and, for weights, the values. */
 struct OpInputSpec {
   Shape shape;
@@ -31,7 +44,23 @@ struct OpSpec {
   std::vector<OpInputSpec> ins;
   std::vector<Shape> outShapes;
   std::vector<DType> outDtypes;
+  /** Layout of each input / output in device memory (a Layout code). Missing entries are plain. */
+  std::vector<int> inLayout, outLayout;
+  int inLayoutOf(size_t i) const { return i < inLayout.size() ? inLayout[i] : 0; }
+  int outLayoutOf(size_t i) const { return i < outLayout.size() ? outLayout[i] : 0; }
   std::string where() const { return "node '" + id + "' (" + op + ")"; }
+};
+
+/** How a kernel treats the layout of its 4-D activations (see assignLayouts, layout.hpp). */
+enum class LayoutRole : uint8_t {
+  /** Every activation input and output must be plain. */
+  Plain,
+  /** Each 4-D activation input and output may take either layout, independently (Conv, Pool:
+   *  the kernel converts what it must). */
+  Free,
+  /** Every 4-D activation input and output shares one layout (elementwise ops on equal shapes,
+   *  Concat / Split along channels). */
+  Tied,
 };
 
 /** Per-stream execution context handed to kernels. */
@@ -122,6 +151,13 @@ class Backend {
   virtual bool fusesEpilogue(const OpSpec& spec) const {
     (void)spec;
     return false;
+  }
+  /** The device's preferred 4-D activation layout (a Layout code): where its fast kernels want their
+   *  inputs. Layout::Plain keeps every tensor plain. */
+  virtual int activationLayout() const { return 0; }
+  virtual LayoutRole layoutRole(const OpSpec& spec) const {
+    (void)spec;
+    return LayoutRole::Plain;
   }
   /** Number of distinct kernels compiled so far (cache size). */
   virtual size_t kernelCount() const = 0;

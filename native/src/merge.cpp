@@ -71,6 +71,13 @@ std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, 
   s.ins.push_back({{sumO}, DType::F32, B});
   s.outShapes.push_back(mc->fusedShape);
   s.outDtypes.push_back(DType::F32);
+  // Layouts (layout.hpp): the shared input as it is; the fused output blocked when every conv's
+  // output is (then the split is a plain chunk copy), else plain and the split converts.
+  int fusedLayout = m.tensors[static_cast<size_t>(m.nodes[static_cast<size_t>(convs[0])].outputs[0])].layout;
+  for (int v : convs)
+    if (m.tensors[static_cast<size_t>(m.nodes[static_cast<size_t>(v)].outputs[0])].layout != fusedLayout) fusedLayout = 0;
+  s.inLayout = {m.tensors[static_cast<size_t>(lead.inputs[0])].layout};
+  s.outLayout = {fusedLayout};
   mc->kernel = compileNode(backend, s);
   mc->consts = mc->kernel->prepare(s);
   OpSpec sp;
@@ -78,9 +85,11 @@ std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, 
   sp.op = "Split";
   sp.attrs = {{"axis", 1}, {"split", mc->channels}};
   sp.ins.push_back({mc->fusedShape, DType::F32, nullptr});
-  for (int64_t o : mc->channels) {
-    sp.outShapes.push_back({y0[0], o, y0[2], y0[3]});
+  sp.inLayout = {fusedLayout};
+  for (size_t i = 0; i < convs.size(); i++) {
+    sp.outShapes.push_back({y0[0], mc->channels[i], y0[2], y0[3]});
     sp.outDtypes.push_back(DType::F32);
+    sp.outLayout.push_back(m.tensors[static_cast<size_t>(m.nodes[static_cast<size_t>(convs[i])].outputs[0])].layout);
   }
   mc->split = backend.compile(sp);
   mc->biasOffset = wElems * 4;

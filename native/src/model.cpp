@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include "epilogue.hpp"
+#include "layout.hpp"
 
 namespace ts {
 
@@ -29,10 +30,12 @@ OpSpec Model::spec(int n) const {
   for (int t : node.inputs) {
     const TensorInfo& ti = tensors[t];
     s.ins.push_back({ti.shape, ti.dtype, ti.kind == TensorKind::Weight ? static_cast<const uint8_t*>(hostWeights.data()) + ti.weightOffset : nullptr});
+    s.inLayout.push_back(ti.layout);
   }
   for (int t : node.outputs) {
     s.outShapes.push_back(tensors[t].shape);
     s.outDtypes.push_back(tensors[t].dtype);
+    s.outLayout.push_back(tensors[t].layout);
   }
   return s;
 }
@@ -159,6 +162,7 @@ std::shared_ptr<Model> loadModel(const json& doc, const uint8_t* buf, size_t len
     if (t.kind != TensorKind::Weight) m->naiveBytes += t.bytes;
   // Every node compiles now, so an unsupported op or shape fails the load, naming the node.
   m->backend = &backend;
+  m->deviceLayoutTensors = assignLayouts(*m, backend);
   for (size_t i = 0; i < m->nodes.size(); i++) {
     OpSpec s = m->spec(static_cast<int>(i));
     m->nodes[i].kernel = compileNode(backend, s);

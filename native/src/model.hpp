@@ -21,6 +21,8 @@ struct TensorInfo {
   DType dtype = DType::F32;
   size_t bytes = 0;
   TensorKind kind = TensorKind::Activation;
+  /** Layout in device memory (a Layout code; layout.hpp). */
+  int layout = Layout::Plain;
   /** Producing node (-1 for inputs and weights). */
   int producer = -1;
   /** Nodes reading the tensor, each once, in graph order. */
@@ -61,6 +63,8 @@ class Model {
   std::vector<std::vector<uint8_t>> defaultInputs;
   /** Sum of activation bytes (inputs + node outputs): the no-reuse footprint. */
   size_t naiveBytes = 0;
+  /** Activations kept in the device's preferred layout between ops, not plain (assignLayouts). */
+  int deviceLayoutTensors = 0;
   Backend* backend = nullptr;
 
   ~Model();

@@ -59,6 +59,8 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
   if (sch.contains("batch") && sch.at("batch").is_number() && sch.at("batch").get<int>() != m.batch) {
     v.add("format", "schedule is for batch " + sch.at("batch").dump() + ", the model was loaded at batch " + std::to_string(m.batch));
   }
+  // A partial schedule (some stages only: StageMeter times one candidate stage) need not name every node.
+  const bool partial = doc.value("partial", false);
   auto p = std::make_shared<Prepared>();
   p->model = model;
   p->pos.assign(m.nodes.size(), NodePos{});
@@ -117,7 +119,7 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
     const NodePos& a = p->pos[n];
     const std::string& id = m.nodes[n].id;
     if (a.stage < 0) {
-      v.add("missing-node", "'" + id + "' is in no stage");
+      if (!partial) v.add("missing-node", "'" + id + "' is in no stage");
       continue;
     }
     std::set<int> preds;

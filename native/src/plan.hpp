@@ -69,7 +69,8 @@ struct Prepared {
 };
 
 /**
- * doc: { schedule: {model, batch, stages: [{kind, groups}]}, plan?: {arenaBytes, offsets: {tensor: byte offset}} }.
+ * doc: { schedule: {model, batch, stages: [{kind, groups}]}, plan?: {arenaBytes, offsets: {tensor: byte offset}},
+ *       partial?: bool (the stages need not cover every node: for timing single stages) }.
  * Throws Error naming the rule and node (schedule) or tensor (plan).
  */
 std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const json& doc, Backend& backend);

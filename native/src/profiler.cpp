@@ -89,6 +89,57 @@ Stats stats(std::vector<double> v) {
 
 json statsJson(const Stats& s) { return {{"meanMs", s.mean}, {"medianMs", s.median}, {"minMs", s.min}, {"stdMs", s.std}}; }
 
+/** One stage's latency: its groups on min(groups, streams) streams (round robin), which meet at a
+ *  barrier before each run; `number` runs back to back, `repeat` times, after `warmup`. */
+Stats timeStage(Executor& ex, const Model& m, const StagePlan& sp, const std::vector<void*>& ptr, int warmup, int number, int repeat) {
+  int k = std::min<int>(static_cast<int>(sp.groups.size()), ex.streams());
+  SpinBarrier bar(k);
+  std::vector<double> samples;
+  std::vector<std::function<void(ExecContext&)>> fns;
+  for (int s = 0; s < k; s++) {
+    fns.push_back([&, s](ExecContext& ctx) {
+      auto once = [&] {
+        bar.wait();
+        for (size_t g = static_cast<size_t>(s); g < sp.groups.size(); g += static_cast<size_t>(k))
+          for (const Step& st : sp.groups[g].steps) Executor::execStep(m, st, ptr, ctx);
+      };
+      for (int i = 0; i < warmup; i++) once();
+      for (int r = 0; r < repeat; r++) {
+        int64_t t0 = nowNs();
+        for (int i = 0; i < number; i++) once();
+        bar.wait();
+        if (s == 0) samples.push_back(static_cast<double>(nowNs() - t0) / 1e6 / number);
+      }
+    });
+  }
+  onStreams(ex, fns);
+  return stats(samples);
+}
+
+/** Own memory for every activation of `m` (no reuse), 64-byte aligned; pointers per tensor. */
+std::vector<void*> layoutArena(const Model& m, const ArenaPool::Lease& arena) {
+  std::vector<void*> ptr(m.tensors.size(), nullptr);
+  size_t total = 0;
+  for (size_t i = 0; i < m.tensors.size(); i++)
+    if (m.tensors[i].kind != TensorKind::Weight) ptr[i] = static_cast<uint8_t*>(arena.ptr) + total, total += (m.tensors[i].bytes + 63) / 64 * 64;
+  return ptr;
+}
+
+size_t arenaSize(const Model& m) {
+  size_t total = 0;
+  for (const auto& t : m.tensors)
+    if (t.kind != TensorKind::Weight) total += (t.bytes + 63) / 64 * 64;
+  return total;
+}
+
+/** Writes the default inputs and runs every step once on stream 0, so each op reads realistic values. */
+void fillArena(Executor& ex, const Model& m, const std::vector<const Step*>& steps, const std::vector<void*>& ptr) {
+  for (size_t i = 0; i < m.inputs.size(); i++) ex.backend().toDevice(ptr[static_cast<size_t>(m.inputs[i])], m.defaultInputs[i].data(), m.defaultInputs[i].size());
+  onStreams(ex, {[&](ExecContext& ctx) {
+              for (const Step* st : steps) Executor::execStep(m, *st, ptr, ctx);
+            }});
+}
+
 }  // namespace
 
 json profile(Executor& ex, const std::shared_ptr<Prepared>& p, const json& opts) {
@@ -97,27 +148,18 @@ json profile(Executor& ex, const std::shared_ptr<Prepared>& p, const json& opts)
   const double corunMs = opts.value("corunMs", 20.0);
   // Every activation gets its own memory (no reuse), filled by one sequential pass of the
   // schedule so each op reads realistic values.
-  std::vector<size_t> off(m.tensors.size(), 0);
-  size_t total = 0;
-  for (size_t i = 0; i < m.tensors.size(); i++)
-    if (m.tensors[i].kind != TensorKind::Weight) off[i] = total, total += (m.tensors[i].bytes + 63) / 64 * 64;
-  ArenaPool::Lease arena = ex.arenas().acquire(total);
+  ArenaPool::Lease arena = ex.arenas().acquire(arenaSize(m));
   struct Release {
     Executor& ex;
     ArenaPool::Lease l;
     ~Release() { ex.arenas().release(l); }
   } release{ex, arena};
-  std::vector<void*> ptr(m.tensors.size(), nullptr);
-  for (size_t i = 0; i < m.tensors.size(); i++)
-    if (m.tensors[i].kind != TensorKind::Weight) ptr[i] = static_cast<uint8_t*>(arena.ptr) + off[i];
-  for (size_t i = 0; i < m.inputs.size(); i++) ex.backend().toDevice(ptr[static_cast<size_t>(m.inputs[i])], m.defaultInputs[i].data(), m.defaultInputs[i].size());
+  std::vector<void*> ptr = layoutArena(m, arena);
   std::vector<const Step*> steps;
   for (const auto& sp : p->stages)
     for (const auto& g : sp.groups)
       for (const auto& st : g.steps) steps.push_back(&st);
-  onStreams(ex, {[&](ExecContext& ctx) {
-              for (const Step* st : steps) Executor::execStep(m, *st, ptr, ctx);
-            }});
+  fillArena(ex, m, steps, ptr);
 
   // Times `number` back-to-back runs of f, `repeat` times, after `warmup` runs; ms per run.
   auto timeIt = [&](const std::function<void()>& f) {
@@ -149,31 +191,9 @@ json profile(Executor& ex, const std::shared_ptr<Prepared>& p, const json& opts)
   if (opts.value("stages", true)) {
     json stages = json::array();
     for (size_t si = 0; si < p->stages.size(); si++) {
-      const StagePlan& sp = p->stages[si];
-      int k = std::min<int>(static_cast<int>(sp.groups.size()), ex.streams());
-      SpinBarrier bar(k);
-      std::vector<double> samples;
-      std::vector<std::function<void(ExecContext&)>> fns;
-      for (int s = 0; s < k; s++) {
-        fns.push_back([&, s](ExecContext& ctx) {
-          auto once = [&] {
-            bar.wait();
-            for (size_t g = static_cast<size_t>(s); g < sp.groups.size(); g += static_cast<size_t>(k))
-              for (const Step& st : sp.groups[g].steps) Executor::execStep(m, st, ptr, ctx);
-          };
-          for (int i = 0; i < warmup; i++) once();
-          for (int r = 0; r < repeat; r++) {
-            int64_t t0 = nowNs();
-            for (int i = 0; i < number; i++) once();
-            bar.wait();
-            if (s == 0) samples.push_back(static_cast<double>(nowNs() - t0) / 1e6 / number);
-          }
-        });
-      }
-      onStreams(ex, fns);
-      json st = statsJson(stats(samples));
+      json st = statsJson(timeStage(ex, m, p->stages[si], ptr, warmup, number, repeat));
       st["index"] = si;
-      st["groups"] = sp.groups.size();
+      st["groups"] = p->stages[si].groups.size();
       stages.push_back(std::move(st));
     }
     out["stages"] = std::move(stages);
@@ -233,6 +253,34 @@ json profile(Executor& ex, const std::shared_ptr<Prepared>& p, const json& opts)
   }
   out["pairs"] = std::move(pairs);
   return out;
+}
+
+StageMeter::StageMeter(Executor& ex, std::shared_ptr<Model> model) : ex_(ex), model_(std::move(model)) {
+  const Model& m = *model_;
+  // Nodes are stored in graph order, which is topological (loadModel refuses a forward read).
+  json stages = json::array();
+  for (const auto& n : m.nodes) stages.push_back({{"kind", "parallel"}, {"groups", json::array({json::array({n.id})})}});
+  auto seq = prepare(model_, {{"schedule", {{"model", m.name}, {"batch", m.batch}, {"stages", stages}}}}, ex.backend());
+  arena_ = ex.arenas().acquire(arenaSize(m));
+  try {
+    ptr_ = layoutArena(m, arena_);
+    std::vector<const Step*> steps;
+    for (const auto& sp : seq->stages)
+      for (const auto& st : sp.groups[0].steps) steps.push_back(&st);
+    fillArena(ex, m, steps, ptr_);
+  } catch (...) {
+    ex.arenas().release(arena_);
+    throw;
+  }
+}
+
+StageMeter::~StageMeter() { ex_.arenas().release(arena_); }
+
+json StageMeter::measure(const json& stage, const json& opts) {
+  const Model& m = *model_;
+  const int warmup = std::max(0, opts.value("warmup", 2)), number = std::max(1, opts.value("number", 5)), repeat = std::max(1, opts.value("repeat", 3));
+  auto p = prepare(model_, {{"schedule", {{"model", m.name}, {"batch", m.batch}, {"stages", json::array({stage})}}}, {"partial", true}}, ex_.backend());
+  return statsJson(timeStage(ex_, m, p->stages.at(0), ptr_, warmup, number, repeat));
 }
 
 }  // namespace ts

@@ -177,7 +177,57 @@ std::string signature(const OpSpec& s) {
   std::string k = s.op + "|" + s.attrs.dump();
   for (const auto& in : s.ins) k += "|" + shapeStr(in.shape) + dtypeName(in.dtype) + (in.data ? "c" : "a");
   for (size_t i = 0; i < s.outShapes.size(); i++) k += "|>" + shapeStr(s.outShapes[i]) + dtypeName(s.outDtypes[i]);
+  for (int b : s.inLayout) k += "|b" + std::to_string(b);
+  for (int b : s.outLayout) k += "|>b" + std::to_string(b);
   return k;
+}
+
+/** TOPSCHED_LAYOUT: 'auto' (default: keep activations in the layout oneDNN's convolutions pick on
+ *  this CPU between them) or 'plain' (every tensor as ONNX lays it out; for comparisons). */
+bool deviceLayoutWanted() {
+  const char* v = std::getenv("TOPSCHED_LAYOUT");
+  if (!v || !*v || std::string(v) == "auto") return true;
+  if (std::string(v) == "plain") return false;
+  throw Error("TOPSCHED_LAYOUT must be 'auto' or 'plain', got '" + std::string(v) + "'");
+}
+
+bool allPlain(const OpSpec& s) {
+  for (size_t i = 0; i < s.ins.size(); i++)
+    if (s.inLayoutOf(i) != Layout::Plain) return false;
+  for (size_t i = 0; i < s.outShapes.size(); i++)
+    if (s.outLayoutOf(i) != Layout::Plain) return false;
+  return true;
+}
+
+/** Which layouts a CPU kernel takes (backend.hpp LayoutRole). Free: the oneDNN convolution and
+ *  pooling kernels convert any layout. Tied: elementwise kernels over equal shapes (every layout
+ *  without padding puts element i at the same place in each operand), and Concat / Split along
+ *  channels, which run on oneDNN (concat, reorders of slices) when a tensor is not plain. */
+LayoutRole cpuLayoutRole(const OpSpec& s) {
+  const std::string& op = s.op;
+  if (s.ins.empty() || s.ins[0].shape.size() != 4 || s.ins[0].data != nullptr) return LayoutRole::Plain;
+  for (const auto& in : s.ins)
+    if (in.dtype != DType::F32) return LayoutRole::Plain;
+  if (op == "Conv") return s.ins.size() >= 2 && s.ins[1].data != nullptr ? LayoutRole::Free : LayoutRole::Plain;
+  if (op == "MaxPool" || op == "GlobalAveragePool") return LayoutRole::Free;
+  // count_include_pad may need the reference kernel (makeDnnlPool), which reads plain.
+  if (op == "AveragePool") return attrInt(s.attrs, "count_include_pad", 0, s.where()) == 0 ? LayoutRole::Free : LayoutRole::Plain;
+  const Shape& y = s.outShapes[0];
+  for (const char* e : {"Relu", "Clip", "Sigmoid", "Tanh", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "LeakyRelu", "HardSwish", "HardSigmoid", "Erf", "Identity"})
+    if (op == e) return s.ins[0].shape == y ? LayoutRole::Tied : LayoutRole::Plain;  // Clip's min/max are scalar constants
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" || op == "Min") {
+    for (const auto& in : s.ins)
+      if (in.shape != y || in.data != nullptr) return LayoutRole::Plain;
+    return LayoutRole::Tied;
+  }
+  if (op == "Concat" || op == "Split") {
+    int64_t axis = attrInt(s.attrs, "axis", op == "Split" ? 0 : 1, s.where());
+    if (axis != 1 && axis != -3) return LayoutRole::Plain;
+    for (size_t i = 1; i < s.ins.size(); i++)
+      if (op == "Concat" ? s.ins[i].shape.size() != 4 || s.ins[i].data != nullptr : s.ins[i].data == nullptr) return LayoutRole::Plain;
+    return LayoutRole::Tied;
+  }
+  return LayoutRole::Plain;
 }
 
 class CpuBackend : public Backend {
@@ -185,7 +235,10 @@ class CpuBackend : public Backend {
   explicit CpuBackend(const BackendOptions& o) : opts_(o) {
     env_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
     env_.slots = std::max(1, o.streams);
+    layout_ = deviceLayoutWanted() ? probeConvLayout(env_.engine) : Layout::Plain;
   }
+  int activationLayout() const override { return layout_; }
+  LayoutRole layoutRole(const OpSpec& s) const override { return cpuLayoutRole(s); }
   std::string name() const override { return "cpu"; }
   /** Conv / Gemm / MatMul run their epilogue as oneDNN post-ops (dnnl_linear.cpp), and so does an
    *  Add on oneDNN's binary; an Add our own broadcast loop runs gets the composite. */
@@ -239,7 +292,8 @@ class CpuBackend : public Backend {
             {"isa", static_cast<int>(dnnl_get_effective_cpu_isa())},
             {"hardwareThreads", std::thread::hardware_concurrency()},
             {"streams", opts_.streams},
-            {"opThreads", opts_.opThreads}};
+            {"opThreads", opts_.opThreads},
+            {"activationLayout", layout_ == Layout::Plain ? "plain" : layout_ == Layout::ChannelsLast ? "nhwc" : layout_ == Layout::Blocked8 ? "nChw8c" : "nChw16c"}};
   }
 
  private:
@@ -261,8 +315,8 @@ class CpuBackend : public Backend {
     if (op == "Slice") return makeSlice(s);
     if (op == "InstanceNormalization") return makeInstanceNorm(s);
     if (op == "LSTM" || op == "GRU") return makeRnn(s);
-    if (op == "Concat") return makeConcat(s);
-    if (op == "Split") return makeSplit(s);
+    if (op == "Concat") return allPlain(s) ? makeConcat(s) : makeLayoutConcat(s, env_);
+    if (op == "Split") return allPlain(s) ? makeSplit(s) : makeLayoutSplit(s, env_);
     if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);
     if (op == "Transpose") {
       auto k = makeDnnlTranspose(s, env_);
@@ -284,6 +338,7 @@ class CpuBackend : public Backend {
 
   BackendOptions opts_;
   DnnlEnv env_;
+  int layout_ = Layout::Plain;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Kernel>> cache_;
 };

@@ -22,6 +22,31 @@ memory::desc plainMd(const Shape& shape, memory::data_type dt) {
   return memory::desc(d, dt, strides);
 }
 
+memory::desc layoutMd(const Shape& shape, int layout) {
+  using tag = memory::format_tag;
+  if (layout == Layout::Plain) return plainMd(shape);
+  if (shape.size() != 4) throw Error("layout " + std::to_string(layout) + " of a " + std::to_string(shape.size()) + "-D tensor " + shapeStr(shape) + " (4-D only)");
+  tag t = layout == Layout::ChannelsLast ? tag::nhwc : layout == Layout::Blocked8 ? tag::nChw8c : layout == Layout::Blocked16 ? tag::nChw16c : tag::undef;
+  if (t == tag::undef) throw Error("unknown layout code " + std::to_string(layout));
+  return memory::desc(toDims(shape), memory::data_type::f32, t);
+}
+
+int probeConvLayout(const dnnl::engine& eng) {
+  using tag = memory::format_tag;
+  memory::dims x{1, 64, 28, 28};
+  auto any = [](const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); };
+  try {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any(x), any({64, 64, 3, 3}), any(x), {1, 1}, {1, 1},
+                                      {1, 1});
+    dnnl::convolution_forward::primitive_desc pd(d, eng);
+    memory::desc src = pd.src_desc();
+    for (int l : {Layout::ChannelsLast, Layout::Blocked16, Layout::Blocked8})
+      if (src == layoutMd({1, 64, 28, 28}, l)) return l;
+  } catch (const dnnl::error&) {
+  }
+  return Layout::Plain;
+}
+
 memory::desc stridedMd(const Shape& dims, const Shape& strides) {
   return memory::desc(toDims(dims), memory::data_type::f32, memory::dims(strides.begin(), strides.end()));
 }

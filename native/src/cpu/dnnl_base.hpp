@@ -48,6 +48,10 @@ struct DnnlEnv {
 
 /** Row-major (plain) descriptor; a rank-0 shape becomes {1}. */
 dnnl::memory::desc plainMd(const Shape& shape, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+/** A tensor's descriptor in its assigned layout (a Layout code: OpSpec::inLayout). */
+dnnl::memory::desc layoutMd(const Shape& shape, int layout);
+/** The layout oneDNN's direct convolution picks for its input on this CPU (a Layout code). */
+int probeConvLayout(const dnnl::engine& eng);
 /** Plain descriptor with explicit strides (elements). */
 dnnl::memory::desc stridedMd(const Shape& dims, const Shape& strides);
 dnnl::memory::dims toDims(const Shape& s);

@@ -1,5 +1,5 @@
-// Convolution, transposed convolution, Gemm and MatMul on oneDNN, activations in plain row-major
-// (NCHW) layout so every tensor in an arena is exactly what ONNX says it is.
+// Convolution, transposed convolution, Gemm and MatMul on oneDNN. Activations are plain row-major
+// (what ONNX says), except 4-D ones that layout.hpp keeps channel-blocked between convolutions.
 #include <omp.h>
 
 #include <cstring>
@@ -46,10 +46,10 @@ class EpilogueKernel : public DnnlKernel {
 };
 
 /**
- * Convolution. Activations stay plain NCHW in the arena, but oneDNN's fast CPU convolutions (jit
- * direct, depthwise, 1×1) want blocked layouts: the primitive is created with `any` formats and,
- * when it picks a blocked one, the input is reordered into stream scratch before it and the output
- * reordered back after it; constant weights are reordered once per node (prepare). On this 2-core
+ * Convolution. oneDNN's fast CPU convolutions (jit direct, depthwise, 1×1) want blocked layouts: the
+ * primitive is created with `any` formats and, when it picks another layout than the tensor's own
+ * (plain, or blocked between convolutions: layout.hpp), the input is reordered into stream scratch
+ * before it and the output reordered back after it; constant weights are reordered once per node (prepare). On this 2-core
  * AVX2 machine that beats plain im2col+gemm by 1.5–2× on 3×3 convs and ~15× on depthwise ones.
  */
 class ConvKernel : public EpilogueKernel {
@@ -60,7 +60,8 @@ class ConvKernel : public EpilogueKernel {
     if (x.size() != 4 || w.size() != 4) unsupported(s, "only 2-D convolution (NCHW input, OIHW weight)");
     int64_t g = attrInt(s.attrs, "group", 1, s.where());
     Window win = convWindow(s);
-    memory::desc src = plainMd(x), dst = plainMd(s.outShapes[0]);
+    // Activations come in their assigned layouts (layout.hpp): a blocked one oneDNN also picks needs no reorder.
+    memory::desc src = layoutMd(x, s.inLayoutOf(0)), dst = layoutMd(s.outShapes[0], s.outLayoutOf(0));
     weiPlain_ = g == 1 ? plainMd(w) : plainMd({g, w[0] / g, w[1], w[2], w[3]});
     bool constW = s.ins[1].data != nullptr;
     auto any = [](const memory::desc& md) { return memory::desc(md.dims(), memory::data_type::f32, tag::any); };
@@ -85,7 +86,7 @@ class ConvKernel : public EpilogueKernel {
       bind(DNNL_ARG_TO, csrc, Src::Temp, tSrc);
     }
     if (cdst != dst) tDst = addTemp(cdst);
-    if (ep.sum) accumulateOnto(dst, cdst, nIn, tDst);
+    if (ep.sum) accumulateOnto(layoutMd(s.outShapes[0], s.inLayoutOf(static_cast<size_t>(nIn))), cdst, nIn, tDst);
     setPrimitive<decltype(pd), dnnl::convolution_forward>(pd);
     bind(DNNL_ARG_SRC, csrc, tSrc >= 0 ? Src::Temp : Src::In, tSrc >= 0 ? tSrc : 0);
     reorderW_ = weiBlocked_ != weiPlain_;

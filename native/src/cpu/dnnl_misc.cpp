@@ -67,32 +67,80 @@ class BinaryKernel : public DnnlKernel {
 
 /**
  * Pooling. oneDNN only has a reference loop for plain NCHW; its jit kernels want channel-blocked
- * input (nChw8c on AVX2), so the input is reordered into stream scratch, pooled blocked, and the
- * result reordered back — ~50× faster than the plain path on Inception's pools.
+ * input, so a plain input is reordered into stream scratch (nChw8c), pooled blocked, and the result
+ * reordered back — ~50× faster than the plain path on Inception's pools. A tensor kept in the
+ * device's layout between ops (layout.hpp) is read and written in place.
  */
 class PoolKernel : public DnnlKernel {
  public:
   PoolKernel(const OpSpec& s, const DnnlEnv& env, algorithm alg, memory::dims kernel, memory::dims strides, memory::dims dil, memory::dims padL,
              memory::dims padR)
       : DnnlKernel(env, "pool") {
-    memory::desc src = plainMd(s.ins[0].shape), dst = plainMd(s.outShapes[0]);
-    memory::desc bsrc(src.dims(), memory::data_type::f32, memory::format_tag::nChw8c);
-    memory::desc bdst(dst.dims(), memory::data_type::f32, memory::format_tag::any);
+    const int li = s.inLayoutOf(0), lo = s.outLayoutOf(0);
+    memory::desc src = layoutMd(s.ins[0].shape, li), dst = layoutMd(s.outShapes[0], lo);
+    memory::desc bsrc = li != Layout::Plain ? src : memory::desc(src.dims(), memory::data_type::f32, memory::format_tag::nChw8c);
+    memory::desc bdst = lo != Layout::Plain ? dst : memory::desc(dst.dims(), memory::data_type::f32, memory::format_tag::any);
     dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, bsrc, bdst, strides, kernel, dil, padL, padR);
     dnnl::pooling_v2_forward::primitive_desc pd(d, baseAttr(), env.engine);
     memory::desc cdst = pd.dst_desc();
-    int tSrc = addTemp(bsrc), tDst = addTemp(cdst);
-    dnnl::reorder::primitive_desc rin(env.engine, src, env.engine, bsrc, baseAttr());
-    setPrimitive<decltype(rin), dnnl::reorder>(rin);
-    bind(DNNL_ARG_FROM, src, Src::In, 0);
-    bind(DNNL_ARG_TO, bsrc, Src::Temp, tSrc);
+    int tSrc = -1, tDst = -1;
+    if (bsrc != src) {
+      tSrc = addTemp(bsrc);
+      dnnl::reorder::primitive_desc rin(env.engine, src, env.engine, bsrc, baseAttr());
+      setPrimitive<decltype(rin), dnnl::reorder>(rin);
+      bind(DNNL_ARG_FROM, src, Src::In, 0);
+      bind(DNNL_ARG_TO, bsrc, Src::Temp, tSrc);
+    }
+    if (cdst != dst) tDst = addTemp(cdst);
     setPrimitive<decltype(pd), dnnl::pooling_v2_forward>(pd);
-    bind(DNNL_ARG_SRC, bsrc, Src::Temp, tSrc);
-    bind(DNNL_ARG_DST, cdst, Src::Temp, tDst);
-    dnnl::reorder::primitive_desc rout(env.engine, cdst, env.engine, dst, baseAttr());
-    setPrimitive<decltype(rout), dnnl::reorder>(rout);
-    bind(DNNL_ARG_FROM, cdst, Src::Temp, tDst);
-    bind(DNNL_ARG_TO, dst, Src::Out, 0);
+    bind(DNNL_ARG_SRC, bsrc, tSrc >= 0 ? Src::Temp : Src::In, tSrc >= 0 ? tSrc : 0);
+    bind(DNNL_ARG_DST, cdst, tDst >= 0 ? Src::Temp : Src::Out, tDst >= 0 ? tDst : 0);
+    if (tDst >= 0) {
+      dnnl::reorder::primitive_desc rout(env.engine, cdst, env.engine, dst, baseAttr());
+      setPrimitive<decltype(rout), dnnl::reorder>(rout);
+      bind(DNNL_ARG_FROM, cdst, Src::Temp, tDst);
+      bind(DNNL_ARG_TO, dst, Src::Out, 0);
+    }
+  }
+};
+
+/** Concat along channels in any layout (channels-last interleaves the inputs, so it is no chunk copy). */
+class ConcatKernel : public DnnlKernel {
+ public:
+  ConcatKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "concat") {
+    int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
+    if (axis < 0) axis += static_cast<int64_t>(s.outShapes[0].size());
+    std::vector<memory::desc> srcs;
+    for (size_t i = 0; i < s.ins.size(); i++) srcs.push_back(layoutMd(s.ins[i].shape, s.inLayoutOf(i)));
+    memory::desc dst = layoutMd(s.outShapes[0], s.outLayoutOf(0));
+    dnnl::concat::primitive_desc pd(dst, static_cast<int>(axis), srcs, env.engine, baseAttr());
+    setPrimitive<decltype(pd), dnnl::concat>(pd);
+    for (size_t i = 0; i < srcs.size(); i++) bind(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i], Src::In, static_cast<int>(i));
+    bind(DNNL_ARG_DST, dst, Src::Out, 0);
+  }
+};
+
+/** Split along channels in or between layouts (a merge stage's fused output into convolutions'
+ *  outputs kept in the device's layout): one reorder per output from its slice of the input. */
+class LayoutSplitKernel : public DnnlKernel {
+ public:
+  LayoutSplitKernel(const OpSpec& s, const DnnlEnv& env) : DnnlKernel(env, "split") {
+    const Shape& x = s.ins[0].shape;
+    int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
+    if (axis < 0) axis += static_cast<int64_t>(x.size());
+    if (x.size() != 4 || axis != 1) unsupported(s, "a split between layouts only along channels of a 4-D tensor");
+    memory::desc src = layoutMd(x, s.inLayoutOf(0));
+    int64_t off = 0;
+    for (size_t i = 0; i < s.outShapes.size(); i++) {
+      const Shape& y = s.outShapes[i];
+      memory::desc part = src.submemory_desc(toDims(y), {0, off, 0, 0});
+      memory::desc dst = layoutMd(y, s.outLayoutOf(i));
+      dnnl::reorder::primitive_desc r(env.engine, part, env.engine, dst, baseAttr());
+      setPrimitive<decltype(r), dnnl::reorder>(r);
+      bind(DNNL_ARG_FROM, part, Src::In, 0);
+      bind(DNNL_ARG_TO, dst, Src::Out, static_cast<int>(i));
+      off += y[1];
+    }
   }
 };
 
@@ -247,6 +295,16 @@ KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env) {
   if (countPad && extra) return nullptr;
   algorithm alg = isMax ? algorithm::pooling_max : countPad ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding;
   return make<PoolKernel>(s, env, alg, memory::dims{k[0], k[1]}, memory::dims{st[0], st[1]}, memory::dims{dl[0] - 1, dl[1] - 1}, memory::dims{pd[0], pd[1]}, padR);
+}
+
+KernelPtr makeLayoutConcat(const OpSpec& s, const DnnlEnv& env) {
+  requireF32(s);
+  return make<ConcatKernel>(s, env);
+}
+
+KernelPtr makeLayoutSplit(const OpSpec& s, const DnnlEnv& env) {
+  requireF32(s);
+  return make<LayoutSplitKernel>(s, env);
 }
 
 KernelPtr makeSoftmax(const OpSpec& s, const DnnlEnv& env) {

@@ -24,6 +24,9 @@ bool dnnlBinaryFits(const OpSpec& s);
 KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env);
 /** Returns null when the ONNX window rule differs from oneDNN's (avg pool, ceil_mode, pads counted). */
 KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env);
+/** Concat / Split along channels where a tensor is not plain (layout.hpp). */
+KernelPtr makeLayoutConcat(const OpSpec& s, const DnnlEnv& env);
+KernelPtr makeLayoutSplit(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeSoftmax(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeLayerNorm(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeReduce(const OpSpec& s, const DnnlEnv& env);
