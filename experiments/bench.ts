@@ -14,7 +14,7 @@ import { benchSimulator } from '../env/bench.js';
 import { benchImport, benchPlanner } from '../graphs/bench.js';
 import { optimizeGraph } from '../graphs/passes/index.js';
 import { ZOO } from '../graphs/zoo/index.js';
-import { dispatchOverhead, inceptionComparison, memoryRatios, modelTable, rssDrift, runOverhead, twoBranchSpeedup } from '../native/bench.js';
+import { dispatchOverhead, hybridTable, inceptionComparison, memoryRatios, modelTable, rssDrift, runOverhead, twoBranchSpeedup } from '../native/bench.js';
 import { nativeAvailable, planSchedule } from '../native/index.js';
 import { bytes, table } from './format.js';
 import { benchHarness } from './harness/bench.js';
@@ -120,7 +120,31 @@ async function benchNative(print: (t: string) => void, leakRuns: number): Promis
       `geometric mean of the ratios, ${t} thread${t > 1 ? 's' : ''}: ${models.geomean[t].toFixed(2)}× (target ≤ 0.9×: ${target(models.geomean[t] <= 0.9)})`,
     );
   print('');
-  return { dispatch, runOverhead: overhead, branch, inception: inc, memory: mem, leak, models };
+  const hybrid = await hybridTable({ optimize: (g) => optimizeGraph(g).graph });
+  print(
+    table(
+      [
+        '(h) hybrid, batch 1, 2 cores',
+        'sequential 1-thread ms',
+        'sequential 2-thread ms',
+        'hybrid (roofline) ms',
+        'hybrid (measured) ms',
+        'best hybrid ÷ best sequential',
+        'target ≤ 1.0',
+      ],
+      hybrid.map((r) => [
+        r.model,
+        r.variants['sequential, 1-thread ops'].toFixed(2),
+        r.variants['sequential, 2-thread ops'].toFixed(2),
+        r.variants['hybrid ios-dp (roofline), 2 streams'].toFixed(2),
+        r.variants['hybrid ios-dp (measured), 2 streams'].toFixed(2),
+        `${r.ratio.toFixed(2)}×`,
+        target(r.ratio <= 1),
+      ]),
+    ),
+  );
+  print('');
+  return { dispatch, runOverhead: overhead, branch, inception: inc, memory: mem, leak, models, hybrid };
 }
 
 function benchSim(print: (t: string) => void): Record<string, unknown> {

@@ -10,7 +10,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../graphs/builder.js';
-import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
+import { assignThreads, devicePreset, RooflineCostModel, ThreadChoiceCostModel } from '../graphs/cost/index.js';
 import type { CostModel } from '../graphs/cost/model.js';
 import type { Graph } from '../graphs/ir.js';
 import { exportOnnx } from '../graphs/onnx/export.js';
@@ -19,6 +19,7 @@ import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import type { MemoryPlan } from './doc.js';
 import { type MemoryMode, NativeExecutor, type NativeExecutorOptions } from './index.js';
+import { MeasuredCostModel } from './measured-cost.js';
 
 export interface Timing {
   medianMs: number;
@@ -370,13 +371,13 @@ export interface ModelRow {
  * batch 1 and 8, topsched's best variant against onnxruntime-node with the same thread count (1 and
  * 2). Variants, all on the optimised graph (graphs/passes): sequential with T-threaded ops on one
  * stream; with T = 2 also IOS-DP on 2 streams with 1-thread ops. Both sides are timed end to end
- * (`await run()`), one run of each in turn, so a load spike on a shared machine hits all of them
- * alike; each figure is the median.
+ * (`await run()`), in three rounds of blocks of runs in turn, so a load spike on a shared machine
+ * hits all of them alike; each figure is the median of `runs` runs.
  */
 export async function modelTable({
   models = ['inception_v3', 'resnet50', 'mobilenet_v2', 'squeezenet1_1', 'bert_layer'],
   batches = [1, 8],
-  runs = 7,
+  runs = 9,
   warmup = 2,
   cost = new RooflineCostModel(devicePreset('cpu-2core')) as CostModel,
   optimize,
@@ -397,19 +398,12 @@ export async function modelTable({
       const seq = sequentialSchedule(opt);
       const ios = partition(opt, 'ios-dp', cost, { timeBudgetMs: 10_000 }).schedule;
       for (const threads of [1, 2]) {
-        const contenders: { name: string; run: () => Promise<unknown>; close: () => Promise<void> | void }[] = [];
+        const contenders: Contender[] = [];
         try {
           contenders.push(await nativeContender(`sequential, ${threads}-thread ops`, { streams: 1, opThreads: threads }, opt, seq));
           if (threads === 2) contenders.push(await nativeContender('ios-dp, 2 streams, 1-thread ops', { streams: 2, opThreads: 1 }, opt, ios));
           contenders.push(await ortContender(g, threads));
-          const samples = contenders.map(() => [] as number[]);
-          for (let i = 0; i < warmup + runs; i++)
-            for (let c = 0; c < contenders.length; c++) {
-              const t0 = performance.now();
-              await contenders[c].run();
-              if (i >= warmup) samples[c].push(performance.now() - t0);
-            }
-          const medians = samples.map((x) => timing(x).medianMs);
+          const medians = await timeContenders(contenders, runs, warmup);
           const ortMs = medians[medians.length - 1];
           const variants = Object.fromEntries(contenders.slice(0, -1).map((c, i) => [c.name, medians[i]]));
           const best = Object.entries(variants).sort((a, b) => a[1] - b[1])[0];
@@ -425,6 +419,109 @@ export async function modelTable({
     geomean[t] = Math.exp(r.reduce((s, x) => s + Math.log(x.ratio), 0) / r.length);
   }
   return { rows, geomean };
+}
+
+interface Contender {
+  name: string;
+  run: () => Promise<unknown>;
+  close: () => Promise<void> | void;
+}
+
+/**
+ * Median end-to-end time of each contender (ms), in three rounds of blocks of runs in turn: the
+ * first runs of a block (`warmup`, discarded) absorb the spinning threads the previous contender
+ * left behind (onnxruntime's pool, OpenMP teams), so every timed run finds the machine as a run
+ * after a run of its own would, and a load spike on a shared machine hits every contender alike.
+ */
+async function timeContenders(contenders: Contender[], runs: number, warmup: number): Promise<number[]> {
+  const samples = contenders.map(() => [] as number[]);
+  const rounds = 3;
+  for (let round = 0; round < rounds; round++)
+    for (let c = 0; c < contenders.length; c++)
+      for (let i = 0; i < warmup + Math.ceil(runs / rounds); i++) {
+        const t0 = performance.now();
+        await contenders[c].run();
+        if (i >= warmup) samples[c].push(performance.now() - t0);
+      }
+  return samples.map((x) => timing(x).medianMs);
+}
+
+export interface HybridRow {
+  model: string;
+  /** Median ms per variant. */
+  variants: Record<string, number>;
+  /** Stages of the hybrid schedules with a thread count searched in, of all stages. */
+  hybridStages: Record<string, [number, number]>;
+  bestSequentialMs: number;
+  bestHybrid: string;
+  bestHybridMs: number;
+  /** best hybrid ÷ best sequential (≤ 1: the target). */
+  ratio: number;
+}
+
+/**
+ * (h) Hybrid inter/intra-op parallelism on 2 cores: Inception-v3, NASNet-A Mobile and RandWire at
+ * batch 1 (optimised graphs). Sequential with 1- and with 2-thread ops against IOS-DP whose search
+ * also picks each stage's per-group thread counts (graphs/cost/threads.ts), priced by the
+ * roofline:cpu-2core model and by measured costs (native/measured-cost.ts, `measureBudgetMs` of
+ * measuring, the rest by the scaled roofline); the hybrid schedules run on 2 streams.
+ */
+export async function hybridTable({
+  models = ['inception_v3', 'nasnet_mobile', 'randwire'],
+  runs = 9,
+  warmup = 2,
+  measureBudgetMs = 20_000,
+  optimize,
+}: {
+  models?: string[];
+  runs?: number;
+  warmup?: number;
+  measureBudgetMs?: number;
+  optimize: (g: Graph) => Graph;
+}): Promise<HybridRow[]> {
+  const rows: HybridRow[] = [];
+  for (const model of models) {
+    const g = optimize(buildModel(model, { batch: 1 }));
+    const seq = sequentialSchedule(g);
+    const hybrid = (base: CostModel) => {
+      const cost = new ThreadChoiceCostModel(base, 2);
+      return assignThreads(g, partition(g, 'ios-dp', cost, { timeBudgetMs: measureBudgetMs }).schedule, cost);
+    };
+    const roofline = hybrid(new RooflineCostModel(devicePreset('cpu-2core')));
+    const meter = await MeasuredCostModel.create(g, { streams: 2, opThreads: 1, budgetMs: measureBudgetMs });
+    let measured: Schedule;
+    try {
+      measured = hybrid(meter);
+    } finally {
+      meter.close();
+    }
+    const hybrids: [string, Schedule][] = [
+      ['hybrid ios-dp (roofline), 2 streams', roofline],
+      ['hybrid ios-dp (measured), 2 streams', measured],
+    ];
+    const contenders: Contender[] = [];
+    try {
+      contenders.push(await nativeContender('sequential, 1-thread ops', { streams: 1, opThreads: 1 }, g, seq));
+      contenders.push(await nativeContender('sequential, 2-thread ops', { streams: 1, opThreads: 2 }, g, seq));
+      for (const [name, s] of hybrids) contenders.push(await nativeContender(name, { streams: 2, opThreads: 1 }, g, s));
+      const medians = await timeContenders(contenders, runs, warmup);
+      const variants = Object.fromEntries(contenders.map((c, i) => [c.name, medians[i]]));
+      const bestSequentialMs = Math.min(medians[0], medians[1]);
+      const [bestHybrid, bestHybridMs] = hybrids.map(([n]) => [n, variants[n]] as const).sort((a, b) => a[1] - b[1])[0];
+      rows.push({
+        model,
+        variants,
+        hybridStages: Object.fromEntries(hybrids.map(([n, s]) => [n, [s.stages.filter((st) => st.threads).length, s.stages.length]])),
+        bestSequentialMs,
+        bestHybrid,
+        bestHybridMs,
+        ratio: bestHybridMs / bestSequentialMs,
+      });
+    } finally {
+      for (const c of contenders) await c.close();
+    }
+  }
+  return rows;
 }
 
 /** One topsched variant, ready to run (model loaded, schedule prepared by a first run). */

@@ -35,6 +35,27 @@ Window convWindow(const OpSpec& s) {
 class EpilogueKernel : public DnnlKernel {
  protected:
   using DnnlKernel::DnnlKernel;
+  /** Constant weights (`plain`, host values at prepare time) reordered once into the layout the
+   *  primitive picked (`packed`), as onnxruntime prepacks its GEMM weights; null when it kept plain. */
+  std::shared_ptr<const void> packWeights(const memory::desc& plain, const memory::desc& packed, const void* data, ConstBufs* into) const {
+    auto c = into ? nullptr : std::make_shared<ConstBufs>();
+    ConstBufs& bufs = into ? *into : *c;
+    bufs.bufs.emplace_back(packed.get_size());
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);  // see ConvKernel::prepare
+    try {
+      dnnl::stream strm(env_.engine);
+      memory from(plain, env_.engine, const_cast<void*>(data));
+      memory to(packed, env_.engine, bufs.bufs.back().data());
+      dnnl::reorder(from, to).execute(strm, from, to);
+      strm.wait();
+    } catch (...) {
+      omp_set_num_threads(saved);
+      throw;
+    }
+    omp_set_num_threads(saved);
+    return c;
+  }
   /** Copies the residual (input `index`, plain `md`) into the primitive's destination (`cdst`:
    *  the output, or temporary `temp` when the primitive writes a blocked layout) before it runs. */
   void accumulateOnto(const memory::desc& md, const memory::desc& cdst, int index, int temp) {
@@ -197,35 +218,45 @@ class GemmKernel : public EpilogueKernel {
     const int residualPost = post ? 1 : 0;
     auto attr = epilogueAttr(ep, wh, ops, &dst);
     if (alpha_ != 1.0f) attr.set_output_scales(0, {alpha_});
-    dnnl::matmul::desc d = hasC_ && !post ? dnnl::matmul::desc(amd, bmd, cmd, dst) : dnnl::matmul::desc(amd, bmd, dst);
+    // Constant B: the primitive picks its weight layout and B is packed into it once (prepare).
+    const bool constB = s.ins[1].data != nullptr;
+    memory::desc bq = constB ? memory::desc({K, N}, memory::data_type::f32, tag::any) : bmd;
+    dnnl::matmul::desc d = hasC_ && !post ? dnnl::matmul::desc(amd, bq, cmd, dst) : dnnl::matmul::desc(amd, bq, dst);
     dnnl::matmul::primitive_desc pd(d, attr, env.engine);
     setPrimitive<decltype(pd), dnnl::matmul>(pd);
+    bPlain_ = bmd;
+    bPacked_ = pd.weights_desc();
+    packB_ = constB && bPacked_ != bmd;
     bind(DNNL_ARG_SRC, amd, Src::In, 0);
-    bind(DNNL_ARG_WEIGHTS, bmd, Src::In, 1);
+    bind(DNNL_ARG_WEIGHTS, bPacked_, packB_ ? Src::Const : Src::In, packB_ ? 0 : 1);
     if (ep.sum) bind(DNNL_ARG_ATTR_MULTIPLE_POST_OP(residualPost) | DNNL_ARG_SRC_1, dst, Src::In, nIn);
     if (hasC_) {
       int arg = post ? (DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1) : DNNL_ARG_BIAS;
       // A constant C is pre-scaled by beta once per node; an activation C is read in place.
-      if (constC_ && beta_ != 1.0f) bind(arg, cmd, Src::Const, 0);
+      if (constC_ && beta_ != 1.0f) bind(arg, cmd, Src::Const, packB_ ? 1 : 0);
       else bind(arg, cmd, Src::In, 2);
     }
     bind(DNNL_ARG_DST, dst, Src::Out, 0);
   }
 
   std::shared_ptr<const void> prepare(const OpSpec& s) const override {
-    if (!hasC_ || !constC_ || beta_ == 1.0f) return nullptr;
+    const bool scaleC = hasC_ && constC_ && beta_ != 1.0f;
+    if (!packB_ && !scaleC) return nullptr;
     auto c = std::make_shared<ConstBufs>();
+    if (packB_) packWeights(bPlain_, bPacked_, s.ins[1].data, c.get());
+    if (!scaleC) return c;
     int64_t n = numel(s.ins[2].shape);
     c->bufs.emplace_back(static_cast<size_t>(n) * 4);
     const float* src = static_cast<const float*>(s.ins[2].data);
-    float* dst = static_cast<float*>(c->bufs[0].data());
+    float* dst = static_cast<float*>(c->bufs.back().data());
     for (int64_t i = 0; i < n; i++) dst[i] = beta_ * src[i];
     return c;
   }
 
  private:
   float alpha_ = 1, beta_ = 1;
-  bool hasC_ = false, constC_ = false;
+  bool hasC_ = false, constC_ = false, packB_ = false;
+  memory::desc bPlain_, bPacked_;
 };
 
 /** Numpy matmul over any rank ≥ 2: batch dims broadcast (oneDNN accepts 1 against N on either side). */
@@ -240,14 +271,24 @@ class MatMulKernel : public EpilogueKernel {
     while (b.size() < y.size()) b.insert(b.begin(), 1);
     memory::desc amd = plainMd(a), bmd = plainMd(b), dst = plainMd(y);
     Epilogue ep = epilogueOf(s);
-    dnnl::matmul::desc d(amd, bmd, dst);
+    const bool constB = s.ins[1].data != nullptr;
+    dnnl::matmul::desc d(amd, constB ? memory::desc(bmd.dims(), memory::data_type::f32, tag::any) : bmd, dst);
     dnnl::matmul::primitive_desc pd(d, epilogueAttr(ep, s.where(), {}, &dst), env.engine);
     setPrimitive<decltype(pd), dnnl::matmul>(pd);
+    bPlain_ = bmd;
+    bPacked_ = pd.weights_desc();
+    packB_ = constB && bPacked_ != bmd;
     if (ep.sum) bind(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, dst, Src::In, 2);
     bind(DNNL_ARG_SRC, amd, Src::In, 0);
-    bind(DNNL_ARG_WEIGHTS, bmd, Src::In, 1);
+    bind(DNNL_ARG_WEIGHTS, bPacked_, packB_ ? Src::Const : Src::In, packB_ ? 0 : 1);
     bind(DNNL_ARG_DST, dst, Src::Out, 0);
   }
+
+  std::shared_ptr<const void> prepare(const OpSpec& s) const override { return packB_ ? packWeights(bPlain_, bPacked_, s.ins[1].data, nullptr) : nullptr; }
+
+ private:
+  bool packB_ = false;
+  memory::desc bPlain_, bPacked_;
 };
 
 template <typename K>
