@@ -123,6 +123,18 @@ describe.skipIf(!available)('activation layouts between convolutions', () => {
       await expectLayoutsKeepOutputs(g, [sequentialSchedule(g), ios]);
     });
 
+  it("no convolution or pooling falls back to oneDNN's reference kernels on the zoo's CNNs, imported or optimised", async () => {
+    for (const name of ['inception_v3', 'resnet50', 'mobilenet_v2', 'squeezenet1_1', 'nasnet_mobile']) {
+      const imported = buildModel(name, { batch: 1 });
+      for (const g of [imported, optimizeGraph(imported).graph]) {
+        const model = await device.loadModel(g);
+        const slow = device.kernels(model).filter((k) => /^(Conv|MaxPool|AveragePool|GlobalAveragePool)$/.test(k.op) && /ref/.test(k.impl));
+        expect(slow, `${name} (${g.nodes.length} nodes)`).toEqual([]);
+        device.unloadModel(model);
+      }
+    }
+  });
+
   it('refuses an unknown TOPSCHED_LAYOUT, naming the variable and the value', () => {
     expect(() => executorWithLayout('nchw16')).toThrow(/TOPSCHED_LAYOUT must be 'auto' or 'plain', got 'nchw16'/);
   });

@@ -78,8 +78,11 @@ class PoolKernel : public DnnlKernel {
       : DnnlKernel(env, "pool") {
     const int li = s.inLayoutOf(0), lo = s.outLayoutOf(0);
     memory::desc src = layoutMd(s.ins[0].shape, li), dst = layoutMd(s.outShapes[0], lo);
-    memory::desc bsrc = li != Layout::Plain ? src : memory::desc(src.dims(), memory::data_type::f32, memory::format_tag::nChw8c);
-    memory::desc bdst = lo != Layout::Plain ? dst : memory::desc(dst.dims(), memory::data_type::f32, memory::format_tag::any);
+    // Pool in the input's layout, else the output's, else nChw8c: oneDNN's jit pooling needs the
+    // same layout on both sides (nChw8c in, nhwc out falls back to its reference loop, ~100× slower).
+    const int work = li != Layout::Plain ? li : lo != Layout::Plain ? lo : Layout::Blocked8;
+    memory::desc bsrc = li != Layout::Plain ? src : work == Layout::Blocked8 ? memory::desc(src.dims(), memory::data_type::f32, memory::format_tag::nChw8c) : layoutMd(s.ins[0].shape, work);
+    memory::desc bdst(dst.dims(), memory::data_type::f32, memory::format_tag::any);
     dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, bsrc, bdst, strides, kernel, dil, padL, padR);
     dnnl::pooling_v2_forward::primitive_desc pd(d, baseAttr(), env.engine);
     memory::desc cdst = pd.dst_desc();
