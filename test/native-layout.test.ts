@@ -123,6 +123,23 @@ describe.skipIf(!available)('activation layouts between convolutions', () => {
       await expectLayoutsKeepOutputs(g, [sequentialSchedule(g), ios]);
     });
 
+  for (const forced of ['nhwc', 'nChw8c', 'nChw16c'])
+    it(`TOPSCHED_LAYOUT=${forced}: the same outputs with that layout forced (Concat and Split as chunk copies or on oneDNN)`, async () => {
+      const ex = executorWithLayout(forced);
+      try {
+        expect(ex.info().activationLayout).toBe(forced);
+        const g = layoutOps();
+        const schedules = [sequentialSchedule(g), mergeSchedule(g)];
+        const got = await outputsOf(ex, g, schedules);
+        const pl = await outputsOf(plain, g, schedules);
+        expect(ex.deviceLayoutTensors(got.model)).toBeGreaterThanOrEqual(8);
+        for (let i = 0; i < got.runs.length; i++)
+          for (const v of g.outputs) expect(relDiff(got.runs[i][v.name], pl.runs[i][v.name]), `'${v.name}' run ${i}`).toBeLessThanOrEqual(1e-4);
+      } finally {
+        ex.close();
+      }
+    });
+
   it("no convolution or pooling falls back to oneDNN's reference kernels on the zoo's CNNs, imported or optimised", async () => {
     for (const name of ['inception_v3', 'resnet50', 'mobilenet_v2', 'squeezenet1_1', 'nasnet_mobile']) {
       const imported = buildModel(name, { batch: 1 });
@@ -136,6 +153,6 @@ describe.skipIf(!available)('activation layouts between convolutions', () => {
   });
 
   it('refuses an unknown TOPSCHED_LAYOUT, naming the variable and the value', () => {
-    expect(() => executorWithLayout('nchw16')).toThrow(/TOPSCHED_LAYOUT must be 'auto' or 'plain', got 'nchw16'/);
+    expect(() => executorWithLayout('nchw16')).toThrow(/TOPSCHED_LAYOUT must be 'auto', 'plain', 'nhwc', 'nChw8c' or 'nChw16c', got 'nchw16'/);
   });
 });

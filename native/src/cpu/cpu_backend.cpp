@@ -183,26 +183,36 @@ std::string signature(const OpSpec& s) {
 }
 
 /** TOPSCHED_LAYOUT: 'auto' (default: keep activations in the layout oneDNN's convolutions pick on
- *  this CPU between them) or 'plain' (every tensor as ONNX lays it out; for comparisons). */
-bool deviceLayoutWanted() {
+ *  this CPU between them), 'plain' (every tensor as ONNX lays it out; for comparisons), or one layout
+ *  to use instead: 'nhwc', 'nChw8c', 'nChw16c'. */
+int wantedLayout(const dnnl::engine& eng) {
   const char* v = std::getenv("TOPSCHED_LAYOUT");
-  if (!v || !*v || std::string(v) == "auto") return true;
-  if (std::string(v) == "plain") return false;
-  throw Error("TOPSCHED_LAYOUT must be 'auto' or 'plain', got '" + std::string(v) + "'");
+  std::string s = v ? v : "";
+  if (s.empty() || s == "auto") return probeConvLayout(eng);
+  if (s == "plain") return Layout::Plain;
+  if (s == "nhwc") return Layout::ChannelsLast;
+  if (s == "nChw8c") return Layout::Blocked8;
+  if (s == "nChw16c") return Layout::Blocked16;
+  throw Error("TOPSCHED_LAYOUT must be 'auto', 'plain', 'nhwc', 'nChw8c' or 'nChw16c', got '" + s + "'");
 }
 
-bool allPlain(const OpSpec& s) {
+/** Whether the own chunk-copy Concat / Split serve this op: every tensor plain, or all in one
+ *  channel-blocked layout (whose per-image chunks are contiguous as in NCHW, the channel counts being
+ *  multiples of the block); channels-last interleaves them and takes oneDNN's kernels. */
+bool chunkCopies(const OpSpec& s) {
+  const int l = s.inLayoutOf(0);
+  if (l == Layout::ChannelsLast) return false;
   for (size_t i = 0; i < s.ins.size(); i++)
-    if (s.inLayoutOf(i) != Layout::Plain) return false;
+    if (s.inLayoutOf(i) != l) return false;
   for (size_t i = 0; i < s.outShapes.size(); i++)
-    if (s.outLayoutOf(i) != Layout::Plain) return false;
+    if (s.outLayoutOf(i) != l) return false;
   return true;
 }
 
 /** Which layouts a CPU kernel takes (backend.hpp LayoutRole). Free: the oneDNN convolution and
  *  pooling kernels convert any layout. Tied: elementwise kernels over equal shapes (every layout
  *  without padding puts element i at the same place in each operand), and Concat / Split along
- *  channels, which run on oneDNN (concat, reorders of slices) when a tensor is not plain. */
+ *  channels (chunkCopies). */
 LayoutRole cpuLayoutRole(const OpSpec& s) {
   const std::string& op = s.op;
   if (s.ins.empty() || s.ins[0].shape.size() != 4 || s.ins[0].data != nullptr) return LayoutRole::Plain;
@@ -235,7 +245,7 @@ class CpuBackend : public Backend {
   explicit CpuBackend(const BackendOptions& o) : opts_(o) {
     env_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
     env_.slots = std::max(1, o.streams);
-    layout_ = deviceLayoutWanted() ? probeConvLayout(env_.engine) : Layout::Plain;
+    layout_ = wantedLayout(env_.engine);
   }
   int activationLayout() const override { return layout_; }
   LayoutRole layoutRole(const OpSpec& s) const override { return cpuLayoutRole(s); }
@@ -315,8 +325,8 @@ class CpuBackend : public Backend {
     if (op == "Slice") return makeSlice(s);
     if (op == "InstanceNormalization") return makeInstanceNorm(s);
     if (op == "LSTM" || op == "GRU") return makeRnn(s);
-    if (op == "Concat") return allPlain(s) ? makeConcat(s) : makeLayoutConcat(s, env_);
-    if (op == "Split") return allPlain(s) ? makeSplit(s) : makeLayoutSplit(s, env_);
+    if (op == "Concat") return chunkCopies(s) ? makeConcat(s) : makeLayoutConcat(s, env_);
+    if (op == "Split") return chunkCopies(s) ? makeSplit(s) : makeLayoutSplit(s, env_);
     if (op == "Reshape" || op == "Flatten" || op == "Identity") return makeCopy(s);
     if (op == "Transpose") {
       auto k = makeDnnlTranspose(s, env_);

@@ -90,12 +90,28 @@ class ConvKernel : public EpilogueKernel {
     const int nIn = static_cast<int>(s.ins.size()) - (ep.sum ? 1 : 0);
     bool bias = nIn > 2;
     memory::desc bmd = bias ? plainMd({w[0]}) : memory::desc();
-    dnnl::convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, any(src), constW ? any(weiPlain_) : weiPlain_, bmd, any(dst), win.strides,
-                                      win.dil, win.padL, win.padR);
     // A residual is a sum post-op: it is copied into the destination first, which costs a reorder
     // when oneDNN picks a blocked dst (a plain binary-add post-op instead makes it fall back to its
     // slow gemm convolution), so the fusion pass leaves residual Adds after a Conv unfused.
-    dnnl::convolution_forward::primitive_desc pd(d, epilogueAttr(ep, s.where()), env.engine);
+    auto build = [&](bool pinned) {
+      // Pinned: a tensor kept in a device layout is handed over as it lies (no reorder); else oneDNN picks.
+      auto fmt = [&](const memory::desc& md, int layout) { return pinned && layout != Layout::Plain ? md : any(md); };
+      dnnl::convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, fmt(src, s.inLayoutOf(0)), constW ? any(weiPlain_) : weiPlain_, bmd,
+                                        fmt(dst, s.outLayoutOf(0)), win.strides, win.dil, win.padL, win.padR);
+      return dnnl::convolution_forward::primitive_desc(d, epilogueAttr(ep, s.where()), env.engine);
+    };
+    dnnl::convolution_forward::primitive_desc pd;
+    bool pinnedOk = false;
+    if (s.inLayoutOf(0) != Layout::Plain || s.outLayoutOf(0) != Layout::Plain) {
+      try {
+        pd = build(true);
+        std::string impl = pd.impl_info_str();
+        // oneDNN takes any layout through its reference or gemm convolutions: only a jit kernel counts.
+        pinnedOk = impl.find("ref") == std::string::npos && impl.find("gemm") == std::string::npos;
+      } catch (const dnnl::error&) {
+      }
+    }
+    if (!pinnedOk) pd = build(false);
     memory::desc csrc = pd.src_desc(), cdst = pd.dst_desc();
     weiBlocked_ = pd.weights_desc();
     int tSrc = -1, tDst = -1;
