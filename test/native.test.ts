@@ -133,6 +133,31 @@ describe.skipIf(!available)('native executor', () => {
     }
   });
 
+  it("builds a step's kernels for its schedule thread count (oneDNN fixes a primitive's threads when it is built), once per model", async () => {
+    const g = twoBranch();
+    const seq = sequentialSchedule(g);
+    const withThreads = (t: number): Schedule => ({ ...seq, stages: seq.stages.map((st) => ({ ...st, threads: [t] })) });
+    const one = new NativeExecutor({ streams: 1, opThreads: 1 });
+    try {
+      const model = await one.loadModel(g);
+      const cached = () => one.info().kernelsCached as number;
+      const base = cached();
+      await one.run([{ model, schedule: withThreads(1) }]); // the default count: the nodes' own kernels
+      expect(cached()).toBe(base);
+      const r = await one.run([{ model, schedule: withThreads(2) }], { outputs: true });
+      expect(r.tasks[0].error).toBeUndefined();
+      const grown = cached();
+      expect(grown).toBeGreaterThan(base); // kernels built under 2 threads
+      await one.run([{ model, schedule: withThreads(2) }]);
+      expect(cached()).toBe(grown); // kept with the model, not rebuilt per run
+      const ref = await one.run([{ model, schedule: seq }], { outputs: true });
+      for (const v of g.outputs)
+        expect(relDiff(r.tasks[0].outputs?.[v.name] as Float32Array, ref.tasks[0].outputs?.[v.name] as Float32Array)).toBeLessThanOrEqual(1e-5);
+    } finally {
+      one.close();
+    }
+  });
+
   it('runs a merge stage as one fused convolution with the same outputs', async () => {
     const g = siblings();
     const merged: Schedule = {

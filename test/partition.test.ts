@@ -1,12 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../graphs/builder.js';
-import { assignThreads, costModelFromSpec, SyntheticCostModel, scheduleLatency, ThreadChoiceCostModel, threadAssignments } from '../graphs/cost/index.js';
+import {
+  assignThreads,
+  type CostModel,
+  costModelFromSpec,
+  SyntheticCostModel,
+  scheduleLatency,
+  ThreadChoiceCostModel,
+  threadAssignments,
+} from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { countStates, cutOperators, splitBlocks } from '../graphs/partition/blocks.js';
 import { brutePartition } from '../graphs/partition/brute.js';
 import { greedyPartition, iosDpPartition, type PartitionMethod, partition, sequentialPartition } from '../graphs/partition/index.js';
-import { checkSchedule, type Schedule } from '../graphs/schedule.js';
+import { checkSchedule, type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { buildDag } from '../graphs/topo.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import { randomDag } from './random-dag.js';
@@ -181,12 +189,28 @@ describe('blocks and parts', () => {
     }
   });
 
-  it('falls back to greedy per part when the time budget runs out, still valid', () => {
+  it('falls back per part, when the time budget runs out, to the cheaper of greedy and the sequential chain, still valid', () => {
     const g = randomDag({ nodes: 40, seed: 'budget' });
-    const r = iosDpPartition(g, new SyntheticCostModel({ seed: 1 }), { timeBudgetMs: 1e-6 });
+    const cost = new SyntheticCostModel({ seed: 1 });
+    const r = iosDpPartition(g, cost, { timeBudgetMs: 1e-6 });
     expect(r.stats.budgetExceeded).toBe(true);
     expect(r.stats.blocks?.flatMap((b) => b.parts).some((p) => p.fallback)).toBe(true);
     expect(checkSchedule(g, r.schedule)).toEqual([]);
+    // Never worse than running the ops one by one.
+    expect(r.latencyMs).toBeLessThanOrEqual(scheduleLatency(cost, g, sequentialSchedule(g)) + 1e-9);
+    // A cost model under which running ops side by side only hurts: the chain wins every fallback.
+    const sideBySideHurts: CostModel = {
+      name: 'serial-only',
+      opLatency: (_g, n) => 1 + n.flops * 1e-9,
+      stageLatency: (_g, st) => st.groups.flat().length + (st.groups.length > 1 ? 10 : 0),
+    };
+    const serial = iosDpPartition(g, sideBySideHurts, { timeBudgetMs: 1e-6 });
+    expect(
+      serial.stats.blocks
+        ?.flatMap((b) => b.parts)
+        .filter((p) => p.fallback)
+        .every((p) => p.fallback === 'sequential'),
+    ).toBe(true);
   });
 });
 

@@ -183,6 +183,8 @@ function markdown(rows: MeasuredCostRow[], measuring: Record<string, MeasuredCos
     "- **IOS-DP, measured** (`--cost measured`, IOS's own method): every candidate stage the DP asks about is run on the executor during the search (its groups on 2 streams, 2 warm-up runs, median of 3 × 3), memoised;",
     '- **GPG (shipped)**: the policy in policies/gpg with roofline:cpu-2core features, one forward pass.',
     '',
+    'Every IOS-DP search has a 60 s budget (graphs/partition: a part past its share runs the cheaper of greedy and its sequential chain); measuring makes the DP slower, so on the larger graphs the measured search uses all of it.',
+    '',
     `Machine: ${machineLine()}`,
     '',
     'Command: `npx topsched reproduce measured-cost`',

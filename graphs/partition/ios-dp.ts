@@ -360,9 +360,15 @@ export function iosDpPartition(graph: Graph, cost: CostModel, opts: PartitionOpt
         parts.push({ ops: part.length, states: search.states, transitions: search.transitions });
         continue;
       }
-      // Out of time for this part: it runs the greedy baseline instead.
-      for (const groups of greedyStages(dag, part, o)) stages.push({ kind: 'parallel', groups: groups.map((g) => g.map((v) => dag.nodes[v].id)) });
-      parts.push({ ops: part.length, states: search.states, transitions: search.transitions, fallback: true });
+      // Out of time for this part: it runs the cheaper, under the same cost model, of the greedy
+      // baseline and the sequential chain (graph order is topological) — the DP's own candidate set
+      // holds the chain, so a budget never makes a part worse than running its ops one by one.
+      const greedy: Stage[] = greedyStages(dag, part, o).map((groups) => ({ kind: 'parallel', groups: groups.map((g) => g.map((v) => dag.nodes[v].id)) }));
+      const chain: Stage[] = [...part].sort((a, b) => a - b).map((v) => ({ kind: 'parallel', groups: [[dag.nodes[v].id]] }));
+      const price = (ss: Stage[]) => ss.reduce((t, st) => t + cost.stageLatency(graph, st), 0);
+      const useChain = price(chain) < price(greedy);
+      stages.push(...(useChain ? chain : greedy));
+      parts.push({ ops: part.length, states: search.states, transitions: search.transitions, fallback: useChain ? 'sequential' : 'greedy' });
     }
     blocks.push({ ops: block.nodes.length, parts });
   }

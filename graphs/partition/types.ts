@@ -23,8 +23,8 @@ export interface PartitionOptions {
   merge?: boolean;
   /**
    * IOS-DP: wall-clock budget for the whole search, ms. Each part gets an equal share of what is
-   * left when it starts; a part that overruns its share is scheduled greedily instead (marked
-   * `fallback` in the stats). Default: no budget.
+   * left when it starts; a part that overruns its share runs the cheaper of the greedy baseline and
+   * its sequential chain instead (marked `fallback` in the stats). Default: no budget.
    */
   timeBudgetMs?: number;
   /** Greedy: extend each ready operator into its maximal single-in/single-out chain (≤ r ops). Default true. */
@@ -36,8 +36,8 @@ export interface PartStats {
   ops: number;
   states: number;
   transitions: number;
-  /** The part overran its share of the time budget and was scheduled greedily. */
-  fallback?: boolean;
+  /** The part overran its share of the time budget; what it runs instead (the cheaper of the two). */
+  fallback?: 'greedy' | 'sequential';
 }
 
 /** One block: the operators between two cut operators (every path of the graph passes through them). */

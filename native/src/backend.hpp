@@ -46,6 +46,9 @@ struct OpSpec {
   std::vector<DType> outDtypes;
   /** Layout of each input / output in device memory (a Layout code). Missing entries are plain. */
   std::vector<int> inLayout, outLayout;
+  /** Intra-op threads the kernel is built for (oneDNN fixes a primitive's thread count when it is
+   *  created); 0 = the backend's opThreads. */
+  int threads = 0;
   int inLayoutOf(size_t i) const { return i < inLayout.size() ? inLayout[i] : 0; }
   int outLayoutOf(size_t i) const { return i < outLayout.size() ? outLayout[i] : 0; }
   std::string where() const { return "node '" + id + "' (" + op + ")"; }
@@ -152,6 +155,9 @@ class Backend {
     (void)spec;
     return false;
   }
+  /** The intra-op thread count kernels are built for by default (OpSpec::threads = 0), or 0 when
+   *  the backend has no such notion (a step's threads then change nothing). */
+  virtual int kernelThreads() const { return 0; }
   /** The device's preferred 4-D activation layout (a Layout code): where its fast kernels want their
    *  inputs. Layout::Plain keeps every tensor plain. */
   virtual int activationLayout() const { return 0; }

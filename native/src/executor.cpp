@@ -201,14 +201,8 @@ void Executor::taskBegin(void* arg, ExecContext&) {
  * the PaddleOCR detector 21 % slower than 1-thread ops before this rule).
  */
 static int stepThreads(const Step& st, int streamThreads) {
-  static const double small = [] {
-    const char* v = std::getenv("TOPSCHED_SMALL_OP_FLOPS");
-    char* end = nullptr;
-    double d = v && *v ? std::strtod(v, &end) : 4e6;
-    return v && *v && end && *end == 0 && d >= 0 ? d : 4e6;
-  }();
   if (st.threads > 0) return st.threads;
-  return streamThreads > 1 && st.flops < small ? 1 : streamThreads;
+  return streamThreads > 1 && st.flops < smallOpFlops() ? 1 : streamThreads;
 }
 
 void Executor::execStep(const Model& m, const Step& st, const std::vector<void*>& ptr, ExecContext& ctx) {
@@ -243,7 +237,11 @@ void Executor::execStep(const Model& m, const Step& st, const std::vector<void*>
     const TensorInfo& ti = m.tensors[static_cast<size_t>(in)];
     ins.push_back(ti.kind == TensorKind::Weight ? m.weightPtr(in) : ptr[static_cast<size_t>(in)]);
   }
-  n0.kernel->run({ins.data(), outs.data(), n0.consts.get(), &ctx});
+  // The step's own kernel when it runs with another thread count than the node was built for.
+  if (st.kernel)
+    st.kernel->run({ins.data(), outs.data(), st.consts.get(), &ctx});
+  else
+    n0.kernel->run({ins.data(), outs.data(), n0.consts.get(), &ctx});
 }
 
 void Executor::runStep(void* arg, ExecContext& ctx) {

@@ -12,8 +12,8 @@ MergedConv::~MergedConv() {
   if (weights && backend) backend->dealloc(weights, weightBytes);
 }
 
-std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, Backend& backend) {
-  std::string key;
+std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, Backend& backend, int threads) {
+  std::string key = threads > 0 ? "threads " + std::to_string(threads) + "\n" : "";
   for (int n : convs) key += m.nodes[static_cast<size_t>(n)].id + "\n";
   std::lock_guard<std::mutex> lock(m.mergeMu);
   auto it = m.merges.find(key);
@@ -63,6 +63,7 @@ std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, 
   for (char& ch : s.id)
     if (ch == '\n') ch = ',';
   s.op = "Conv";
+  s.threads = threads;
   s.attrs = lead.attrs;
   s.attrs["kernel_shape"] = {KH, KW};
   s.attrs["group"] = 1;
@@ -83,6 +84,7 @@ std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, 
   OpSpec sp;
   sp.id = s.id;
   sp.op = "Split";
+  sp.threads = threads;
   sp.attrs = {{"axis", 1}, {"split", mc->channels}};
   sp.ins.push_back({mc->fusedShape, DType::F32, nullptr});
   sp.inLayout = {fusedLayout};

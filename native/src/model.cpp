@@ -40,6 +40,19 @@ OpSpec Model::spec(int n) const {
   return s;
 }
 
+std::pair<std::shared_ptr<Kernel>, std::shared_ptr<const void>> Model::kernelFor(int node, int threads) {
+  const NodeInfo& n = nodes[static_cast<size_t>(node)];
+  if (threads <= 0 || threads == backend->kernelThreads() || backend->kernelThreads() == 0) return {n.kernel, n.consts};
+  std::lock_guard<std::mutex> l(threadKernelMu);
+  auto it = threadKernels.find({node, threads});
+  if (it != threadKernels.end()) return it->second;
+  OpSpec s = spec(node);
+  s.threads = threads;
+  auto k = compileNode(*backend, s);
+  auto c = k->prepare(s);
+  return threadKernels[{node, threads}] = {k, c};
+}
+
 static const json& field(const json& obj, const char* key, const std::string& where) {
   if (!obj.is_object() || !obj.contains(key)) throw Error(where + ": missing field '" + key + "'");
   return obj.at(key);

@@ -77,6 +77,12 @@ class Model {
   /** Host copy of the packed buffer, kept so merge stages can build fused weights later; on a
    *  backend whose memory is host memory this is also `weights` (no second copy). */
   AlignedBuffer hostWeights;
+  /** A node's kernel and constants built for `threads` intra-op threads (the node's own when that
+   *  is the backend's default), built on first use and kept. Throws as loadModel does. */
+  std::pair<std::shared_ptr<Kernel>, std::shared_ptr<const void>> kernelFor(int node, int threads);
+  std::mutex threadKernelMu;
+  std::map<std::pair<int, int>, std::pair<std::shared_ptr<Kernel>, std::shared_ptr<const void>>> threadKernels;
+
   /** Fused kernels of merge stages, built on first use, keyed by joined node ids. */
   std::mutex mergeMu;
   std::map<std::string, std::shared_ptr<void>> merges;

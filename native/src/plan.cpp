@@ -3,12 +3,14 @@
 // translation into stages → groups → steps.
 #include "plan.hpp"
 
+#include <cstdlib>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace ts {
 
-std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, Backend& backend);
+std::shared_ptr<MergedConv> buildMerge(Model& m, const std::vector<int>& convs, Backend& backend, int threads);
 void checkPlan(Prepared& p, const json& plan);
 
 namespace {
@@ -47,6 +49,16 @@ double stepCost(const NodeInfo& n) {
 }
 
 }  // namespace
+
+double smallOpFlops() {
+  static const double small = [] {
+    const char* v = std::getenv("TOPSCHED_SMALL_OP_FLOPS");
+    char* end = nullptr;
+    double d = v && *v ? std::strtod(v, &end) : 4e6;
+    return v && *v && end && *end == 0 && d >= 0 ? d : 4e6;
+  }();
+  return small;
+}
 
 std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const json& doc, Backend& backend) {
   Model& m = *model;
@@ -176,8 +188,8 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
       for (const auto& g : groups[si]) convs.push_back(g[0]);
       GroupPlan gp;
       gp.steps.push_back(makeStep(convs));
-      gp.steps.back().merge = buildMerge(m, convs, backend);
       if (stages[si].contains("threads")) gp.steps.back().threads = stages[si].at("threads")[0].get<int>();
+      gp.steps.back().merge = buildMerge(m, convs, backend, gp.steps.back().threads);
       gp.cost = gp.steps.back().cost;
       sp.groups.push_back(std::move(gp));
     } else {
@@ -187,8 +199,15 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
         int threads = stages[si].contains("threads") ? stages[si].at("threads")[gi].get<int>() : 0;
         for (int n : g) {
           gp.steps.push_back(makeStep({n}));
-          gp.steps.back().threads = threads;
-          gp.cost += gp.steps.back().cost;
+          Step& st = gp.steps.back();
+          st.threads = threads;
+          // oneDNN fixes a primitive's thread count when it is built, so a step that runs with
+          // another count than the node's kernel (the schedule's, or one thread for a small op on
+          // multi-threaded streams) gets a kernel built for it.
+          const int kt = backend.kernelThreads();
+          const int want = threads > 0 ? threads : kt > 1 && st.flops < smallOpFlops() ? 1 : 0;
+          if (want > 0 && kt > 0 && want != kt) std::tie(st.kernel, st.consts) = m.kernelFor(n, want);
+          gp.cost += st.cost;
         }
         sp.groups.push_back(std::move(gp));
       }

@@ -26,6 +26,10 @@ struct MergedConv {
   ~MergedConv();
 };
 
+/** TOPSCHED_SMALL_OP_FLOPS (default 4 MFLOP): a step under it runs on one thread when its stream's
+ *  ops are multi-threaded and the schedule names no count (see executor.cpp, stepThreads). */
+double smallOpFlops();
+
 struct Step {
   /** The node, or every conv of a merge stage (group order). */
   std::vector<int> nodes;
@@ -40,6 +44,10 @@ struct Step {
   int threads = 0;
   /** 2·MACs + other FLOPs of the step's nodes (the size the executor's choice looks at). */
   double flops = 0;
+  /** The kernel (and constants) built for this step's thread count when it differs from the
+   *  backend's default; null: the node's own (Model::kernelFor). */
+  std::shared_ptr<Kernel> kernel;
+  std::shared_ptr<const void> consts;
 };
 
 struct GroupPlan {

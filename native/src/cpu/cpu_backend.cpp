@@ -177,6 +177,7 @@ std::string signature(const OpSpec& s) {
   std::string k = s.op + "|" + s.attrs.dump();
   for (const auto& in : s.ins) k += "|" + shapeStr(in.shape) + dtypeName(in.dtype) + (in.data ? "c" : "a");
   for (size_t i = 0; i < s.outShapes.size(); i++) k += "|>" + shapeStr(s.outShapes[i]) + dtypeName(s.outDtypes[i]);
+  k += "|t" + std::to_string(s.threads);
   for (int b : s.inLayout) k += "|b" + std::to_string(b);
   for (int b : s.outLayout) k += "|>b" + std::to_string(b);
   return k;
@@ -258,16 +259,21 @@ class CpuBackend : public Backend {
   std::string device() const override { return cpuModel(); }
   bool hostMemory() const override { return true; }
 
-  std::shared_ptr<Kernel> compile(const OpSpec& s) override {
+  int kernelThreads() const override { return opts_.opThreads; }
+
+  std::shared_ptr<Kernel> compile(const OpSpec& spec) override {
+    OpSpec s = spec;
+    if (s.threads <= 0 || s.threads == opts_.opThreads) s.threads = opts_.opThreads;
     std::string key = signature(s);
     {
       std::lock_guard<std::mutex> l(mu_);
       auto it = cache_.find(key);
       if (it != cache_.end()) return it->second;
     }
-    // Primitive choice depends on the thread count it will run with: build under opThreads.
+    // A primitive's work split (and its choice of kernel) is fixed for the thread count it is
+    // built under: build under the count it will run with.
     int saved = omp_get_max_threads();
-    omp_set_num_threads(opts_.opThreads);
+    omp_set_num_threads(s.threads);
     std::shared_ptr<Kernel> k;
     try {
       k = build(s);
