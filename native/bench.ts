@@ -370,7 +370,8 @@ export interface ModelRow {
  * (g) The five-model table: Inception-v3, ResNet-50, MobileNetV2, SqueezeNet 1.1 and a BERT layer at
  * batch 1 and 8, topsched's best variant against onnxruntime-node with the same thread count (1 and
  * 2). Variants, all on the optimised graph (graphs/passes): sequential with T-threaded ops on one
- * stream; with T = 2 also IOS-DP on 2 streams with 1-thread ops. Both sides are timed end to end
+ * stream; with T = 2 also IOS-DP on 2 streams with 1-thread ops, and hybrid IOS-DP (each stage's
+ * per-group thread counts searched too) on 2 streams. Both sides are timed end to end
  * (`await run()`), in three rounds of blocks of runs in turn, so a load spike on a shared machine
  * hits all of them alike; each figure is the median of `runs` runs.
  */
@@ -397,11 +398,16 @@ export async function modelTable({
       const opt = optimize(g);
       const seq = sequentialSchedule(opt);
       const ios = partition(opt, 'ios-dp', cost, { timeBudgetMs: 10_000 }).schedule;
+      const threadCost = new ThreadChoiceCostModel(cost, 2);
+      const hybrid = assignThreads(opt, partition(opt, 'ios-dp', threadCost, { timeBudgetMs: 10_000 }).schedule, threadCost);
       for (const threads of [1, 2]) {
         const contenders: Contender[] = [];
         try {
           contenders.push(await nativeContender(`sequential, ${threads}-thread ops`, { streams: 1, opThreads: threads }, opt, seq));
-          if (threads === 2) contenders.push(await nativeContender('ios-dp, 2 streams, 1-thread ops', { streams: 2, opThreads: 1 }, opt, ios));
+          if (threads === 2) {
+            contenders.push(await nativeContender('ios-dp, 2 streams, 1-thread ops', { streams: 2, opThreads: 1 }, opt, ios));
+            contenders.push(await nativeContender('hybrid ios-dp, 2 streams', { streams: 2, opThreads: 1 }, opt, hybrid));
+          }
           contenders.push(await ortContender(g, threads));
           const medians = await timeContenders(contenders, runs, warmup);
           const ortMs = medians[medians.length - 1];
