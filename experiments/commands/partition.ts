@@ -19,6 +19,29 @@ function coverage(cost: ProfiledCostModel, graph: Graph): { ops: number; measure
 
 const METHODS = ['sequential', 'greedy', 'ios-dp', 'gpg'] as const;
 
+/** The options of `topsched partition`, as commander parses them. */
+interface PartitionCommandOptions {
+  method: (typeof METHODS)[number];
+  r: number;
+  s: number;
+  maxPartOps: number;
+  maxPartStates: number;
+  timeBudget?: number;
+  merge: boolean;
+  policy?: string;
+  threads?: number;
+  cost: string;
+  batch?: number;
+  inputShape: Record<string, number[]>;
+  inputValue: Record<string, number[]>;
+  seed: number;
+  optimize: boolean;
+  measureBudget: number;
+  measureStreams?: number;
+  out?: string;
+  json?: boolean;
+}
+
 export function registerPartition(program: Command): void {
   program
     .command('partition <model>')
@@ -69,66 +92,29 @@ export function registerPartition(program: Command): void {
       'after',
       '\nExamples:\n  topsched partition inception_v3 --method ios-dp --json\n  topsched partition inception_v3 --no-optimize --r 3 --s 8\n  topsched partition squeezenet1_1 --method greedy --cost roofline:a100 --out sq.json\n  topsched partition model.onnx --r 2 --s 4',
     )
-    .action(
-      async (
-        spec: string,
-        opts: {
-          method: (typeof METHODS)[number];
-          r: number;
-          s: number;
-          maxPartOps: number;
-          maxPartStates: number;
-          timeBudget?: number;
-          merge: boolean;
-          policy?: string;
-          threads?: number;
-          cost: string;
-          batch?: number;
-          inputShape: Record<string, number[]>;
-          inputValue: Record<string, number[]>;
-          seed: number;
-          optimize: boolean;
-          measureBudget: number;
-          measureStreams?: number;
-          out?: string;
-          json?: boolean;
-        },
-      ) => {
-        // As IOS and TensorRT see a network: BatchNorm folded, activations fused into their producers.
-        const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, inputValues: opts.inputValue, seed: opts.seed });
-        const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
-        const graph = optimized?.graph ?? imported;
-        if (opts.policy !== undefined && opts.method !== 'gpg') throw new Error(`--policy applies to --method gpg, not '${opts.method}'`);
-        if (opts.cost !== 'measured' && (opts.measureStreams !== undefined || opts.measureBudget !== 120))
-          throw new Error(`--measure-budget and --measure-streams apply to --cost measured, not '${opts.cost}'`);
-        const base =
-          opts.cost === 'measured'
-            ? await MeasuredCostModel.create(graph, { streams: opts.measureStreams, budgetMs: opts.measureBudget * 1000, seed: opts.seed })
-            : costModelFromSpec(opts.cost);
-        try {
-          await searchAndReport(spec, opts, imported, optimized, graph, base);
-        } finally {
-          if (base instanceof MeasuredCostModel) base.close();
-        }
-      },
-    );
+    .action(async (spec: string, opts: PartitionCommandOptions) => {
+      // As IOS and TensorRT see a network: BatchNorm folded, activations fused into their producers.
+      const imported = resolveModel(spec, { batch: opts.batch, inputShapes: opts.inputShape, inputValues: opts.inputValue, seed: opts.seed });
+      const optimized = opts.optimize ? optimizeGraph(imported, { seed: opts.seed }) : null;
+      const graph = optimized?.graph ?? imported;
+      if (opts.policy !== undefined && opts.method !== 'gpg') throw new Error(`--policy applies to --method gpg, not '${opts.method}'`);
+      if (opts.cost !== 'measured' && (opts.measureStreams !== undefined || opts.measureBudget !== 120))
+        throw new Error(`--measure-budget and --measure-streams apply to --cost measured, not '${opts.cost}'`);
+      const base =
+        opts.cost === 'measured'
+          ? await MeasuredCostModel.create(graph, { streams: opts.measureStreams, budgetMs: opts.measureBudget * 1000, seed: opts.seed })
+          : costModelFromSpec(opts.cost);
+      try {
+        await searchAndReport(spec, opts, imported, optimized, graph, base);
+      } finally {
+        if (base instanceof MeasuredCostModel) base.close();
+      }
+    });
 }
 
 async function searchAndReport(
   spec: string,
-  opts: {
-    method: (typeof METHODS)[number];
-    r: number;
-    s: number;
-    maxPartOps: number;
-    maxPartStates: number;
-    timeBudget?: number;
-    merge: boolean;
-    policy?: string;
-    threads?: number;
-    out?: string;
-    json?: boolean;
-  },
+  opts: PartitionCommandOptions,
   imported: Graph,
   optimized: ReturnType<typeof optimizeGraph> | null,
   graph: Graph,

@@ -47,6 +47,24 @@ int probeConvLayout(const dnnl::engine& eng) {
   return Layout::Plain;
 }
 
+int DnnlKernel::reorderInput(const memory::desc& from, const memory::desc& to, int index) {
+  if (from == to) return -1;
+  int t = addTemp(to);
+  dnnl::reorder::primitive_desc r(env_.engine, from, env_.engine, to, baseAttr());
+  setPrimitive<decltype(r), dnnl::reorder>(r);
+  bind(DNNL_ARG_FROM, from, Src::In, index);
+  bind(DNNL_ARG_TO, to, Src::Temp, t);
+  return t;
+}
+
+void DnnlKernel::reorderOutput(const memory::desc& from, int temp, const memory::desc& to) {
+  if (temp < 0) return;
+  dnnl::reorder::primitive_desc r(env_.engine, from, env_.engine, to, baseAttr());
+  setPrimitive<decltype(r), dnnl::reorder>(r);
+  bind(DNNL_ARG_FROM, from, Src::Temp, temp);
+  bind(DNNL_ARG_TO, to, Src::Out, 0);
+}
+
 memory::desc stridedMd(const Shape& dims, const Shape& strides) {
   return memory::desc(toDims(dims), memory::data_type::f32, memory::dims(strides.begin(), strides.end()));
 }

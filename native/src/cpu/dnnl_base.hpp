@@ -96,6 +96,15 @@ class DnnlKernel : public Kernel {
     }
   }
   void bind(int arg, const dnnl::memory::desc& md, Src src, int index) { prims_.back().binds.push_back({arg, md, src, index}); }
+  /** Binds `arg` to temporary `temp`, or, when temp < 0, to input/output `index` itself. */
+  void bindOrTemp(int arg, const dnnl::memory::desc& md, int temp, Src src, int index) {
+    bind(arg, md, temp >= 0 ? Src::Temp : src, temp >= 0 ? temp : index);
+  }
+  /** Where a primitive wants input `index` (laid out as `from`) in layout `to`: a temporary and a
+   *  reorder into it, returning the temporary; -1 when the layouts agree (read in place). */
+  int reorderInput(const dnnl::memory::desc& from, const dnnl::memory::desc& to, int index);
+  /** Reorders temporary `temp` (layout `from`) into output 0 (layout `to`); nothing when temp < 0. */
+  void reorderOutput(const dnnl::memory::desc& from, int temp, const dnnl::memory::desc& to);
   /** A temporary of this kernel in stream scratch memory; returns its index for Src::Temp. */
   int addTemp(const dnnl::memory::desc& md) {
     temps_.push_back(md.get_size());

@@ -36,13 +36,16 @@ class EpilogueKernel : public DnnlKernel {
  protected:
   using DnnlKernel::DnnlKernel;
   /** Constant weights (`plain`, host values at prepare time) reordered once into the layout the
-   *  primitive picked (`packed`), as onnxruntime prepacks its GEMM weights; null when it kept plain. */
+   *  primitive picked (`packed`), as onnxruntime prepacks its GEMM weights: appended to `into`, or,
+   *  when that is null, returned as new per-node constants. */
   std::shared_ptr<const void> packWeights(const memory::desc& plain, const memory::desc& packed, const void* data, ConstBufs* into) const {
     auto c = into ? nullptr : std::make_shared<ConstBufs>();
     ConstBufs& bufs = into ? *into : *c;
     bufs.bufs.emplace_back(packed.get_size());
+    // Single-threaded on purpose: most weights are small, and an OpenMP team per reorder costs more
+    // than it saves (milliseconds each on a busy machine, seconds over NASNet's ~500 convolutions).
     int saved = omp_get_max_threads();
-    omp_set_num_threads(1);  // see ConvKernel::prepare
+    omp_set_num_threads(1);
     try {
       dnnl::stream strm(env_.engine);
       memory from(plain, env_.engine, const_cast<void*>(data));
@@ -114,52 +117,20 @@ class ConvKernel : public EpilogueKernel {
     if (!pinnedOk) pd = build(false);
     memory::desc csrc = pd.src_desc(), cdst = pd.dst_desc();
     weiBlocked_ = pd.weights_desc();
-    int tSrc = -1, tDst = -1;
-    if (csrc != src) {
-      tSrc = addTemp(csrc);
-      dnnl::reorder::primitive_desc r(env.engine, src, env.engine, csrc, baseAttr());
-      setPrimitive<decltype(r), dnnl::reorder>(r);
-      bind(DNNL_ARG_FROM, src, Src::In, 0);
-      bind(DNNL_ARG_TO, csrc, Src::Temp, tSrc);
-    }
-    if (cdst != dst) tDst = addTemp(cdst);
+    const int tSrc = reorderInput(src, csrc, 0);
+    const int tDst = cdst != dst ? addTemp(cdst) : -1;
     if (ep.sum) accumulateOnto(layoutMd(s.outShapes[0], s.inLayoutOf(static_cast<size_t>(nIn))), cdst, nIn, tDst);
     setPrimitive<decltype(pd), dnnl::convolution_forward>(pd);
-    bind(DNNL_ARG_SRC, csrc, tSrc >= 0 ? Src::Temp : Src::In, tSrc >= 0 ? tSrc : 0);
+    bindOrTemp(DNNL_ARG_SRC, csrc, tSrc, Src::In, 0);
     reorderW_ = weiBlocked_ != weiPlain_;
     bind(DNNL_ARG_WEIGHTS, weiBlocked_, reorderW_ ? Src::Const : Src::In, reorderW_ ? 0 : 1);
     if (bias) bind(DNNL_ARG_BIAS, bmd, Src::In, 2);
-    bind(DNNL_ARG_DST, cdst, tDst >= 0 ? Src::Temp : Src::Out, tDst >= 0 ? tDst : 0);
-    if (tDst >= 0) {
-      dnnl::reorder::primitive_desc r(env.engine, cdst, env.engine, dst, baseAttr());
-      setPrimitive<decltype(r), dnnl::reorder>(r);
-      bind(DNNL_ARG_FROM, cdst, Src::Temp, tDst);
-      bind(DNNL_ARG_TO, dst, Src::Out, 0);
-    }
+    bindOrTemp(DNNL_ARG_DST, cdst, tDst, Src::Out, 0);
+    reorderOutput(cdst, tDst, dst);
   }
 
-  /** Constant weights in the primitive's layout, once per node. Single-threaded on purpose: most
-   *  weights are small, and an OpenMP team per reorder costs more than it saves (milliseconds each
-   *  on a busy machine, seconds over NASNet's ~500 convolutions). */
-  std::shared_ptr<const void> prepare(const OpSpec& s) const override {
-    if (!reorderW_) return nullptr;
-    auto c = std::make_shared<ConstBufs>();
-    c->bufs.emplace_back(weiBlocked_.get_size());
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    try {
-      dnnl::stream strm(env_.engine);
-      memory from(weiPlain_, env_.engine, const_cast<void*>(s.ins[1].data));
-      memory to(weiBlocked_, env_.engine, c->bufs[0].data());
-      dnnl::reorder(from, to).execute(strm, from, to);
-      strm.wait();
-    } catch (...) {
-      omp_set_num_threads(saved);
-      throw;
-    }
-    omp_set_num_threads(saved);
-    return c;
-  }
+  /** Constant weights in the primitive's layout, once per node. */
+  std::shared_ptr<const void> prepare(const OpSpec& s) const override { return reorderW_ ? packWeights(weiPlain_, weiBlocked_, s.ins[1].data, nullptr) : nullptr; }
 
  private:
   memory::desc weiPlain_, weiBlocked_;

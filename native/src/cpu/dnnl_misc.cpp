@@ -86,24 +86,12 @@ class PoolKernel : public DnnlKernel {
     dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, bsrc, bdst, strides, kernel, dil, padL, padR);
     dnnl::pooling_v2_forward::primitive_desc pd(d, baseAttr(), env.engine);
     memory::desc cdst = pd.dst_desc();
-    int tSrc = -1, tDst = -1;
-    if (bsrc != src) {
-      tSrc = addTemp(bsrc);
-      dnnl::reorder::primitive_desc rin(env.engine, src, env.engine, bsrc, baseAttr());
-      setPrimitive<decltype(rin), dnnl::reorder>(rin);
-      bind(DNNL_ARG_FROM, src, Src::In, 0);
-      bind(DNNL_ARG_TO, bsrc, Src::Temp, tSrc);
-    }
-    if (cdst != dst) tDst = addTemp(cdst);
+    const int tSrc = reorderInput(src, bsrc, 0);
+    const int tDst = cdst != dst ? addTemp(cdst) : -1;
     setPrimitive<decltype(pd), dnnl::pooling_v2_forward>(pd);
-    bind(DNNL_ARG_SRC, bsrc, tSrc >= 0 ? Src::Temp : Src::In, tSrc >= 0 ? tSrc : 0);
-    bind(DNNL_ARG_DST, cdst, tDst >= 0 ? Src::Temp : Src::Out, tDst >= 0 ? tDst : 0);
-    if (tDst >= 0) {
-      dnnl::reorder::primitive_desc rout(env.engine, cdst, env.engine, dst, baseAttr());
-      setPrimitive<decltype(rout), dnnl::reorder>(rout);
-      bind(DNNL_ARG_FROM, cdst, Src::Temp, tDst);
-      bind(DNNL_ARG_TO, dst, Src::Out, 0);
-    }
+    bindOrTemp(DNNL_ARG_SRC, bsrc, tSrc, Src::In, 0);
+    bindOrTemp(DNNL_ARG_DST, cdst, tDst, Src::Out, 0);
+    reorderOutput(cdst, tDst, dst);
   }
 };
 
