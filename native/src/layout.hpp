@@ -1,8 +1,8 @@
 // Layout assignment: which activations stay in the device's preferred layout between ops.
 //
-// oneDNN's fast CPU convolutions and pooling want channels-last (its brgemm kernels on AVX-512) or
-// channel-blocked layouts (nChw8c / nChw16c on AVX2); kept plain, every such op reorders its input
-// in and its output out. Here a tensor takes the preferred layout when every op touching it can, so a
+// oneDNN's fast CPU convolutions and pooling want channel-blocked layouts (nChw16c with AVX-512,
+// nChw8c with AVX2) or channels-last (its brgemm kernels); kept plain, every such op reorders its
+// input in and its output out. Here a tensor takes the preferred layout when every op touching it can, so a
 // chain of convolutions reorders only at its ends:
 //
 //   - the backend gives each op a LayoutRole: Free ops (Conv, Pool) convert whatever they are handed;

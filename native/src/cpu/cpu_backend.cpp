@@ -183,8 +183,8 @@ std::string signature(const OpSpec& s) {
   return k;
 }
 
-/** TOPSCHED_LAYOUT: 'auto' (default: keep activations in the layout oneDNN's convolutions pick on
- *  this CPU between them), 'plain' (every tensor as ONNX lays it out; for comparisons), or one layout
+/** TOPSCHED_LAYOUT: 'auto' (default: keep activations between convolutions in the CPU's layout,
+ *  probeConvLayout), 'plain' (every tensor as ONNX lays it out; for comparisons), or one layout
  *  to use instead: 'nhwc', 'nChw8c', 'nChw16c'. */
 int wantedLayout(const dnnl::engine& eng) {
   const char* v = std::getenv("TOPSCHED_LAYOUT");

@@ -34,12 +34,25 @@ memory::desc layoutMd(const Shape& shape, int layout) {
 int probeConvLayout(const dnnl::engine& eng) {
   using tag = memory::format_tag;
   memory::dims x{1, 64, 28, 28};
-  auto any = [](const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); };
+  auto conv = [&](const memory::desc& src, const memory::desc& dst) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, memory::desc({64, 64, 3, 3}, memory::data_type::f32, tag::any),
+                                      dst, {1, 1}, {1, 1}, {1, 1});
+    return dnnl::convolution_forward::primitive_desc(d, eng);
+  };
+  // First choice: the channel-blocked layout of the CPU's vector width, where a jit kernel takes it
+  // (measured over whole networks on an AVX-512 EPYC: nChw16c beat the nhwc oneDNN picks for one
+  // convolution by 4–12 %, and it makes Concat a chunk copy).
+  for (int l : {Layout::Blocked16, Layout::Blocked8}) {
+    try {
+      memory::desc md = layoutMd({1, 64, 28, 28}, l);
+      std::string impl = conv(md, md).impl_info_str();
+      if (impl.find("jit") != std::string::npos && impl.find("ref") == std::string::npos) return l;
+    } catch (const dnnl::error&) {
+    }
+  }
+  // Else whatever oneDNN picks for the input of a 3×3 convolution, when it is one of ours.
   try {
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any(x), any({64, 64, 3, 3}), any(x), {1, 1}, {1, 1},
-                                      {1, 1});
-    dnnl::convolution_forward::primitive_desc pd(d, eng);
-    memory::desc src = pd.src_desc();
+    memory::desc src = conv(memory::desc(x, memory::data_type::f32, tag::any), memory::desc(x, memory::data_type::f32, tag::any)).src_desc();
     for (int l : {Layout::ChannelsLast, Layout::Blocked16, Layout::Blocked8})
       if (src == layoutMd({1, 64, 28, 28}, l)) return l;
   } catch (const dnnl::error&) {

@@ -50,7 +50,8 @@ struct DnnlEnv {
 dnnl::memory::desc plainMd(const Shape& shape, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
 /** A tensor's descriptor in its assigned layout (a Layout code: OpSpec::inLayout). */
 dnnl::memory::desc layoutMd(const Shape& shape, int layout);
-/** The layout oneDNN's direct convolution picks for its input on this CPU (a Layout code). */
+/** The activation layout for this CPU (a Layout code): nChw16c / nChw8c where a jit convolution runs
+ *  on it (AVX-512 / AVX2), else what oneDNN's convolution picks, else plain. */
 int probeConvLayout(const dnnl::engine& eng);
 /** Plain descriptor with explicit strides (elements). */
 dnnl::memory::desc stridedMd(const Shape& dims, const Shape& strides);
