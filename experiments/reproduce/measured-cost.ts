@@ -20,7 +20,7 @@ import { profileModel } from '../../native/profile.js';
 import { table } from '../format.js';
 import { machineInfo, machineLine, writeFileAtomic } from '../machine.js';
 
-export interface MeasuredCostOptions {
+export interface MeasuredCostExperimentOptions {
   /** The markdown file; the JSON goes beside it. */
   out: string;
   models?: string[];
@@ -48,7 +48,7 @@ export interface MeasuredCostRow {
   vsBest: number;
 }
 
-export async function measuredCost(opts: MeasuredCostOptions): Promise<MeasuredCostRow[]> {
+export async function measuredCost(opts: MeasuredCostExperimentOptions): Promise<MeasuredCostRow[]> {
   const log = opts.log ?? (() => {});
   const runs = opts.runs ?? 15;
   const streams = Math.min(2, availableParallelism());

@@ -348,13 +348,16 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
 
   // The stage meter (measured cost model) is synchronous on purpose: a schedule search asks for one
   // stage's cost at a time and cannot await. It blocks the event loop, as IOS's search blocks its process.
+  bool checkIdle(Napi::Env env, const char* what) {
+    if (!check(env)) return false;
+    if (inflight_ == 0) return true;
+    Napi::Error::New(env, std::string(what) + "(): " + std::to_string(inflight_) + " run(s) in flight; a meter needs an idle executor").ThrowAsJavaScriptException();
+    return false;
+  }
+
   Napi::Value CreateMeter(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!check(env)) return env.Undefined();
-    if (inflight_ > 0) {
-      Napi::Error::New(env, "createMeter(): " + std::to_string(inflight_) + " run(s) in flight; a meter needs an idle executor").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!checkIdle(env, "createMeter")) return env.Undefined();
     try {
       auto m = core_->get(core_->models, info[0].ToNumber().Int32Value(), "model");
       return Napi::Number::New(env, core_->put(core_->meters, std::make_shared<ts::StageMeter>(*core_->ex, m)));
@@ -366,11 +369,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
 
   Napi::Value MeterStage(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!check(env)) return env.Undefined();
-    if (inflight_ > 0) {
-      Napi::Error::New(env, "meterStage(): " + std::to_string(inflight_) + " run(s) in flight; a meter needs an idle executor").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!checkIdle(env, "meterStage")) return env.Undefined();
     try {
       auto meter = core_->get(core_->meters, info[0].ToNumber().Int32Value(), "meter");
       json stage = parseJson(info[1].ToString().Utf8Value(), "stage");

@@ -186,15 +186,22 @@ std::string signature(const OpSpec& s) {
 /** TOPSCHED_LAYOUT: 'auto' (default: keep activations between convolutions in the CPU's layout,
  *  probeConvLayout), 'plain' (every tensor as ONNX lays it out; for comparisons), or one layout
  *  to use instead: 'nhwc', 'nChw8c', 'nChw16c'. */
+const std::pair<const char*, int> kLayoutNames[] = {
+    {"plain", Layout::Plain}, {"nhwc", Layout::ChannelsLast}, {"nChw8c", Layout::Blocked8}, {"nChw16c", Layout::Blocked16}};
+
 int wantedLayout(const dnnl::engine& eng) {
   const char* v = std::getenv("TOPSCHED_LAYOUT");
   std::string s = v ? v : "";
   if (s.empty() || s == "auto") return probeConvLayout(eng);
-  if (s == "plain") return Layout::Plain;
-  if (s == "nhwc") return Layout::ChannelsLast;
-  if (s == "nChw8c") return Layout::Blocked8;
-  if (s == "nChw16c") return Layout::Blocked16;
+  for (const auto& [name, code] : kLayoutNames)
+    if (s == name) return code;
   throw Error("TOPSCHED_LAYOUT must be 'auto', 'plain', 'nhwc', 'nChw8c' or 'nChw16c', got '" + s + "'");
+}
+
+std::string layoutName(int code) {
+  for (const auto& [name, c] : kLayoutNames)
+    if (c == code) return name;
+  return "layout " + std::to_string(code);
 }
 
 /** Whether the own chunk-copy Concat / Split serve this op: every tensor plain, or all in one
@@ -263,7 +270,7 @@ class CpuBackend : public Backend {
 
   std::shared_ptr<Kernel> compile(const OpSpec& spec) override {
     OpSpec s = spec;
-    if (s.threads <= 0 || s.threads == opts_.opThreads) s.threads = opts_.opThreads;
+    if (s.threads <= 0) s.threads = opts_.opThreads;
     std::string key = signature(s);
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -309,7 +316,7 @@ class CpuBackend : public Backend {
             {"hardwareThreads", std::thread::hardware_concurrency()},
             {"streams", opts_.streams},
             {"opThreads", opts_.opThreads},
-            {"activationLayout", layout_ == Layout::Plain ? "plain" : layout_ == Layout::ChannelsLast ? "nhwc" : layout_ == Layout::Blocked8 ? "nChw8c" : "nChw16c"}};
+            {"activationLayout", layoutName(layout_)}};
   }
 
  private:
