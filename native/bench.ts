@@ -58,9 +58,13 @@ export async function timeNative(
     const out: Timing[] = [];
     for (const schedule of schedules) {
       const samples: number[] = [];
-      for (let i = 0; i < warmup + runs; i++) {
+      // Warm-up also covers the runs in which ops measure their thread count (opThreadChoice).
+      let measuring = true;
+      for (let i = 0, warm = 0; samples.length < runs; i++) {
         const r = await ex.run([{ model, schedule, plan }], { streams, memory });
-        if (i >= warmup) samples.push(r.tasks[0].latencyMs);
+        if (warm >= warmup && !measuring) samples.push(r.tasks[0].latencyMs);
+        else warm++;
+        measuring = i < 16 && r.tasks[0].measuringThreads;
       }
       out.push(timing(samples));
     }
@@ -401,22 +405,17 @@ export async function modelTable({
       const threadCost = new ThreadChoiceCostModel(cost, 2);
       const hybrid = assignThreads(opt, partition(opt, 'ios-dp', threadCost, { timeBudgetMs: 10_000 }).schedule, threadCost);
       for (const threads of [1, 2]) {
-        const contenders: Contender[] = [];
-        try {
-          contenders.push(await nativeContender(`sequential, ${threads}-thread ops`, { streams: 1, opThreads: threads }, opt, seq));
-          if (threads === 2) {
-            contenders.push(await nativeContender('ios-dp, 2 streams, 1-thread ops', { streams: 2, opThreads: 1 }, opt, ios));
-            contenders.push(await nativeContender('hybrid ios-dp, 2 streams', { streams: 2, opThreads: 1 }, opt, hybrid));
-          }
-          contenders.push(await ortContender(g, threads));
-          const medians = await timeContenders(contenders, runs, warmup);
-          const ortMs = medians[medians.length - 1];
-          const variants = Object.fromEntries(contenders.slice(0, -1).map((c, i) => [c.name, medians[i]]));
-          const best = Object.entries(variants).sort((a, b) => a[1] - b[1])[0];
-          rows.push({ model, batch, threads, variants, best: best[0], bestMs: best[1], ortMs, ratio: best[1] / ortMs });
-        } finally {
-          for (const c of contenders) await c.close();
+        const contenders: Contender[] = [nativeContender(`sequential, ${threads}-thread ops`, { streams: 1, opThreads: threads }, opt, seq)];
+        if (threads === 2) {
+          contenders.push(nativeContender('ios-dp, 2 streams, 1-thread ops', { streams: 2, opThreads: 1 }, opt, ios));
+          contenders.push(nativeContender('hybrid ios-dp, 2 streams', { streams: 2, opThreads: 1 }, opt, hybrid));
         }
+        contenders.push(ortContender(g, threads));
+        const medians = await timeContenders(contenders, runs, warmup);
+        const ortMs = medians[medians.length - 1];
+        const variants = Object.fromEntries(contenders.slice(0, -1).map((c, i) => [c.name, medians[i]]));
+        const best = Object.entries(variants).sort((a, b) => a[1] - b[1])[0];
+        rows.push({ model, batch, threads, variants, best: best[0], bestMs: best[1], ortMs, ratio: best[1] / ortMs });
       }
     }
   const geomean: Record<number, number> = {};
@@ -427,28 +426,35 @@ export async function modelTable({
   return { rows, geomean };
 }
 
+/** A variant to time: `open` loads it (not timed), its session runs it and `close` ends its threads. */
 interface Contender {
   name: string;
-  run: () => Promise<unknown>;
-  close: () => Promise<void> | void;
+  open: () => Promise<{ run: () => Promise<unknown>; close: () => Promise<void> | void }>;
 }
 
 /**
- * Median end-to-end time of each contender (ms), in three rounds of blocks of runs in turn: the
- * first runs of a block (`warmup`, discarded) absorb the spinning threads the previous contender
- * left behind (onnxruntime's pool, OpenMP teams), so every timed run finds the machine as a run
- * after a run of its own would, and a load spike on a shared machine hits every contender alike.
+ * Median end-to-end time of each contender (ms), in three rounds of blocks of runs in turn, so a
+ * load spike on a shared machine hits every contender alike. Each block opens its contender and
+ * closes it after: every contender runs alone in the process, as a user's would, with no other
+ * contender's idle threads (onnxruntime's pool, OpenMP teams) spinning or counting against
+ * libgomp's spin budget (native/loader.ts). The first runs of a block (`warmup`) are discarded.
  */
 async function timeContenders(contenders: Contender[], runs: number, warmup: number): Promise<number[]> {
   const samples = contenders.map(() => [] as number[]);
   const rounds = 3;
   for (let round = 0; round < rounds; round++)
-    for (let c = 0; c < contenders.length; c++)
-      for (let i = 0; i < warmup + Math.ceil(runs / rounds); i++) {
-        const t0 = performance.now();
-        await contenders[c].run();
-        if (i >= warmup) samples[c].push(performance.now() - t0);
+    for (let c = 0; c < contenders.length; c++) {
+      const session = await contenders[c].open();
+      try {
+        for (let i = 0; i < warmup + Math.ceil(runs / rounds); i++) {
+          const t0 = performance.now();
+          await session.run();
+          if (i >= warmup) samples[c].push(performance.now() - t0);
+        }
+      } finally {
+        await session.close();
       }
+    }
   return samples.map((x) => timing(x).medianMs);
 }
 
@@ -505,53 +511,62 @@ export async function hybridTable({
       ['hybrid ios-dp (roofline), 2 streams', roofline],
       ['hybrid ios-dp (measured), 2 streams', measured],
     ];
-    const contenders: Contender[] = [];
-    try {
-      contenders.push(await nativeContender('sequential, 1-thread ops', { streams: 1, opThreads: 1 }, g, seq));
-      contenders.push(await nativeContender('sequential, 2-thread ops', { streams: 1, opThreads: 2 }, g, seq));
-      for (const [name, s] of hybrids) contenders.push(await nativeContender(name, { streams: 2, opThreads: 1 }, g, s));
-      const medians = await timeContenders(contenders, runs, warmup);
-      const variants = Object.fromEntries(contenders.map((c, i) => [c.name, medians[i]]));
-      const bestSequentialMs = Math.min(medians[0], medians[1]);
-      const [bestHybrid, bestHybridMs] = hybrids.map(([n]) => [n, variants[n]] as const).sort((a, b) => a[1] - b[1])[0];
-      rows.push({
-        model,
-        variants,
-        hybridStages: Object.fromEntries(hybrids.map(([n, s]) => [n, [s.stages.filter((st) => st.threads).length, s.stages.length]])),
-        bestSequentialMs,
-        bestHybrid,
-        bestHybridMs,
-        ratio: bestHybridMs / bestSequentialMs,
-      });
-    } finally {
-      for (const c of contenders) await c.close();
-    }
+    const contenders: Contender[] = [
+      nativeContender('sequential, 1-thread ops', { streams: 1, opThreads: 1 }, g, seq),
+      nativeContender('sequential, 2-thread ops', { streams: 1, opThreads: 2 }, g, seq),
+      ...hybrids.map(([name, s]) => nativeContender(name, { streams: 2, opThreads: 1 }, g, s)),
+    ];
+    const medians = await timeContenders(contenders, runs, warmup);
+    const variants = Object.fromEntries(contenders.map((c, i) => [c.name, medians[i]]));
+    const bestSequentialMs = Math.min(medians[0], medians[1]);
+    const [bestHybrid, bestHybridMs] = hybrids.map(([n]) => [n, variants[n]] as const).sort((a, b) => a[1] - b[1])[0];
+    rows.push({
+      model,
+      variants,
+      hybridStages: Object.fromEntries(hybrids.map(([n, s]) => [n, [s.stages.filter((st) => st.threads).length, s.stages.length]])),
+      bestSequentialMs,
+      bestHybrid,
+      bestHybridMs,
+      ratio: bestHybridMs / bestSequentialMs,
+    });
   }
   return rows;
 }
 
-/** One topsched variant, ready to run (model loaded, schedule prepared by a first run). */
-async function nativeContender(name: string, opts: NativeExecutorOptions, graph: Graph, schedule: Schedule) {
-  const ex = new NativeExecutor(opts);
-  try {
-    const model = await ex.loadModel(graph);
-    return {
-      name,
-      run: async () => {
-        const r = await ex.run([{ model, schedule }]);
-        if (r.tasks[0].error) throw new Error(`${graph.name} (${name}): ${r.tasks[0].error}`);
-      },
-      close: () => ex.close(),
-    };
-  } catch (e) {
-    ex.close();
-    throw e;
-  }
+/** One topsched variant: an executor of its own with the model loaded and run until its ops' thread counts are settled. */
+function nativeContender(name: string, opts: NativeExecutorOptions, graph: Graph, schedule: Schedule): Contender {
+  return {
+    name,
+    open: async () => {
+      const ex = new NativeExecutor(opts);
+      try {
+        const model = await ex.loadModel(graph);
+        // Untimed: the runs in which ops still measure their thread count (opThreadChoice).
+        for (let i = 0; i < 16; i++) if (!(await ex.run([{ model, schedule }])).tasks.some((t) => t.measuringThreads)) break;
+        return {
+          run: async () => {
+            const r = await ex.run([{ model, schedule }]);
+            if (r.tasks[0].error) throw new Error(`${graph.name} (${name}): ${r.tasks[0].error}`);
+          },
+          close: () => ex.close(),
+        };
+      } catch (e) {
+        ex.close();
+        throw e;
+      }
+    },
+  };
 }
 
 /** onnxruntime-node on the exported (unoptimised) graph, `threads` intra-op threads, all its graph optimisations. */
-async function ortContender(graph: Graph, threads: number) {
-  const session = await ort.InferenceSession.create(exportOnnx(graph, { seed: 0 }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+function ortContender(graph: Graph, threads: number): Contender {
+  const model = exportOnnx(graph, { seed: 0 });
   const feeds = ortFeeds(graph);
-  return { name: 'onnxruntime', run: () => session.run(feeds), close: () => session.release() };
+  return {
+    name: 'onnxruntime',
+    open: async () => {
+      const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+      return { run: () => session.run(feeds), close: () => session.release() };
+    },
+  };
 }

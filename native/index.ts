@@ -15,6 +15,7 @@ import type { Schedule, Stage } from '../graphs/schedule.js';
 import type { TensorData } from '../graphs/weights.js';
 import { type MemoryPlan, modelDocument, scheduleDocument } from './doc.js';
 import { loadNative, type NativeExecutorBinding } from './loader.js';
+import { attachTimeline } from './timeline.js';
 
 export { type MemoryPlan, modelDocument, scheduleDocument, writeRunnerBundle } from './doc.js';
 export { addonCandidates, loadNative, NativeUnavailableError, nativeAvailable } from './loader.js';
@@ -30,6 +31,13 @@ export interface NativeExecutorOptions {
   opThreads?: number;
   /** Pin stream i to core i mod cores. Default false. */
   pin?: boolean;
+  /**
+   * How an op without a schedule thread count picks its intra-op threads on multi-threaded streams:
+   * 'measure' (default) times its first runs with one thread and with opThreads, in turns, and keeps
+   * the faster; 'rule' gives one thread to ops under TOPSCHED_SMALL_OP_FLOPS (4 MFLOP) and opThreads
+   * to the rest. Default: the TOPSCHED_OP_THREADS environment variable, else 'measure'.
+   */
+  opThreadChoice?: 'measure' | 'rule';
   /** Memory plan for a (graph, schedule) when a 'planned' run item brings none. Default: planSchedule. */
   planner?: (graph: Graph, schedule: Schedule) => MemoryPlan;
   /**
@@ -91,6 +99,9 @@ export interface OpTiming {
   task: number;
   startUs: number;
   endUs: number;
+  /** Intra-op threads the op ran with: the schedule's count, else the executor's measured choice
+   *  between one and the stream's opThreads (TOPSCHED_OP_THREADS, native/src/plan.hpp ThreadTrial). */
+  threads: number;
 }
 
 export interface TraceEvent {
@@ -118,6 +129,9 @@ export interface TaskReport {
   loadBytes?: number;
   /** Sum of all activation bytes (no reuse). */
   naiveBytes: number;
+  /** Some op of this task took a measuring turn (opThreadChoice 'measure'): its thread count, and
+   *  so this run's latency, is not yet the settled one. Warm up until it is false. */
+  measuringThreads: boolean;
   stages?: { startUs: number; endUs: number }[];
   groups?: { stage: number; group: number; stream: number; first: string; last: string }[];
   error?: string;
@@ -150,6 +164,8 @@ export class ModelHandle {
   readonly traced = new Map<Schedule, TraceState>();
   /** @internal planner results by schedule */
   readonly plans = new Map<Schedule, MemoryPlan>();
+  /** @internal node ids in the executor's order (NativeExecutor.nodeIds) */
+  nodeIds?: readonly string[];
   constructor(
     /** @internal */ readonly id: number,
     /** The graph with materialized weights. */
@@ -228,7 +244,13 @@ export class NativeExecutor {
     if (this.backend !== 'cpu' && this.backend !== 'cuda')
       throw new Error(`NativeExecutor: backend must be 'cpu' or 'cuda', got ${JSON.stringify(this.backend)}`);
     const b = loadNative();
-    this.native = new b.Executor({ backend: this.backend, streams: this.streams, opThreads: this.opThreads, pin: options.pin ?? false });
+    this.native = new b.Executor({
+      backend: this.backend,
+      streams: this.streams,
+      opThreads: this.opThreads,
+      pin: options.pin ?? false,
+      ...(options.opThreadChoice !== undefined ? { opThreadChoice: options.opThreadChoice } : {}),
+    });
   }
 
   /** Backend facts: device, oneDNN version and threading, kernels cached. */
@@ -246,6 +268,12 @@ export class NativeExecutor {
     const h = new ModelHandle(id, doc.graph, seed, doc.inputs);
     this.models.add(h);
     return h;
+  }
+
+  /** The model's node ids in the executor's order (what run timelines index), fetched once. */
+  private nodeIds(model: ModelHandle): readonly string[] {
+    model.nodeIds ??= this.kernels(model).map((k) => k.node);
+    return model.nodeIds;
   }
 
   kernels(model: ModelHandle): KernelInfo[] {
@@ -360,7 +388,7 @@ export class NativeExecutor {
       streams: opts.streams ?? 0,
       items: ids.map((id, i) => ({ prepared: id, memory: mem[i].mode, outputs: opts.outputs ?? false })),
     });
-    let res: { report: string; outputs: ArrayBuffer[][] };
+    let res: { report: string; timeline: Float64Array; outputs: ArrayBuffer[][] };
     try {
       res = await this.native.run(doc, inputs);
     } catch (e) {
@@ -369,6 +397,7 @@ export class NativeExecutor {
       throw err;
     }
     const report = JSON.parse(res.report) as RunReport;
+    attachTimeline(report, res.timeline, (task) => this.nodeIds(items[task].model));
     if (memory === 'trace')
       await this.recordTraces(
         items,

@@ -14,7 +14,7 @@ export interface NativeExecutorBinding {
   unloadModel(model: number): void;
   prepare(model: number, doc: string): Promise<number>;
   release(prepared: number): void;
-  run(doc: string, inputs: (ArrayBufferView | null)[][]): Promise<{ report: string; outputs: ArrayBuffer[][] }>;
+  run(doc: string, inputs: (ArrayBufferView | null)[][]): Promise<{ report: string; timeline: Float64Array; outputs: ArrayBuffer[][] }>;
   profile(prepared: number, opts: string): Promise<string>;
   createMeter(model: number): number;
   meterStage(meter: number, stage: string, opts: string): string;
@@ -71,6 +71,9 @@ export function addonCandidates(): string[] {
   ];
 }
 
+/** Spin rounds of an idle OpenMP team thread before it sleeps (libgomp counts about 100 per µs). */
+export const OMP_SPIN_COUNT = '20000';
+
 let binding: NativeBinding | undefined;
 let failure: NativeUnavailableError | undefined;
 
@@ -78,11 +81,17 @@ export function loadNative(): NativeBinding {
   if (binding) return binding;
   if (failure) throw failure;
   const require = createRequire(import.meta.url);
-  // oneDNN runs on OpenMP (libgomp), which reads its settings once, when the addon loads it. Its
-  // default lets idle team threads spin; with opThreads > 1 on a shared machine that made
-  // Inception-v3 6× slower than with one thread (2.7 s vs 0.43 s) instead of faster. Passive waiting
-  // costs a futex wake per parallel region instead. OMP_WAIT_POLICY=active keeps spinning.
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // oneDNN runs on OpenMP (libgomp), which reads its settings once, when the addon loads it.
+  // libgomp's default has an idle team thread spin for about 3 ms before it sleeps; passive
+  // waiting instead costs a futex wake-up per parallel region, which on this project's 2-core VMs
+  // made MobileNetV2's 2-thread ops slower than 1-thread ones (a 6.5 MFLOP 1x1 conv: 63 µs on one
+  // thread, 193 µs on two passive ones, 47 µs on two spinning ones). So a team spins briefly
+  // (GOMP_SPINCOUNT, below), long enough to span the gap between consecutive ops; libgomp itself
+  // cuts the spin to 100 rounds whenever its threads outnumber the cores (several executors or
+  // streams with multi-threaded ops). Helper threads fork no teams (singleThreadedHelper in
+  // backend.hpp) and close() ends an executor's streams, so only live streams' teams count.
+  // OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment override this.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = OMP_SPIN_COUNT;
   const tried: string[] = [];
   for (const path of addonCandidates()) {
     if (!existsSync(path)) {

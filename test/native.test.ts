@@ -4,7 +4,9 @@
  * kind (schedule, op, plan, backend) is a JS error naming the cause while other runs complete;
  * concurrent run() calls. Skipped as a whole only when the addon is not built (CI builds it).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../graphs/builder.js';
 import { devicePreset, RooflineCostModel } from '../graphs/cost/index.js';
 import type { Graph } from '../graphs/ir.js';
 import { greedyPartition } from '../graphs/partition/index.js';
@@ -158,6 +160,70 @@ describe.skipIf(!available)('native executor', () => {
     }
   });
 
+  it("measures each op's thread count on multi-threaded streams: turns first, then one count per op; outputs unchanged", async () => {
+    const g = twoBranch();
+    const seq = sequentialSchedule(g);
+    const one = new NativeExecutor({ streams: 1, opThreads: 1 });
+    const two = new NativeExecutor({ streams: 1, opThreads: 2 });
+    const rule = new NativeExecutor({ streams: 1, opThreads: 2, opThreadChoice: 'rule' });
+    try {
+      expect(two.info().opThreadChoice).toBe('measure');
+      expect(rule.info().opThreadChoice).toBe('rule');
+      const ref = await one.run([{ model: await one.loadModel(g), schedule: seq }], { outputs: true });
+      const model = await two.loadModel(g);
+      const reports = [];
+      for (let i = 0; i < 8; i++) reports.push(await two.run([{ model, schedule: seq }], { outputs: true }));
+      // ThreadTrial: 3 runs with each count, in turns, then the faster median stays.
+      expect(reports.map((r) => r.tasks[0].measuringThreads)).toEqual([true, true, true, true, true, true, false, false]);
+      for (const n of g.nodes) {
+        const counts = reports.map((r) => r.ops.find((o) => o.node === n.id)?.threads);
+        expect(counts.slice(0, 6)).toEqual([2, 1, 2, 1, 2, 1]);
+        expect([1, 2]).toContain(counts[6]);
+        expect(counts[7]).toBe(counts[6]);
+      }
+      for (const r of reports)
+        for (const v of g.outputs)
+          expect(relDiff(r.tasks[0].outputs?.[v.name] as Float32Array, ref.tasks[0].outputs?.[v.name] as Float32Array)).toBeLessThanOrEqual(1e-5);
+      // A schedule's own count is never measured; 'rule' gives small ops one thread from the start.
+      const pinned = await two.run([{ model, schedule: { ...seq, stages: seq.stages.map((st) => ({ ...st, threads: [2] })) } }]);
+      expect(pinned.tasks[0].measuringThreads).toBe(false);
+      expect(new Set(pinned.ops.map((o) => o.threads))).toEqual(new Set([2]));
+      const ruled = await rule.run([{ model: await rule.loadModel(g), schedule: seq }]);
+      expect(ruled.tasks[0].measuringThreads).toBe(false);
+      for (const o of ruled.ops) expect(o.threads).toBe((g.nodes.find((n) => n.id === o.node)?.flops ?? 0) < 4e6 ? 1 : 2);
+    } finally {
+      one.close();
+      two.close();
+      rule.close();
+    }
+    expect(() => new NativeExecutor({ streams: 1, opThreads: 2, opThreadChoice: 'fastest' as 'rule' })).toThrow(
+      /opThreadChoice must be 'measure' or 'rule', got 'fastest'/,
+    );
+  });
+
+  it('ends its stream threads (and their OpenMP teams) at close()', async () => {
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    const g = twoBranch();
+    const before = threads();
+    const two = new NativeExecutor({ streams: 2, opThreads: 2 });
+    const model = await two.loadModel(g);
+    await two.run([{ model, schedule: sequentialSchedule(g) }]);
+    expect(threads()).toBeGreaterThanOrEqual(before + 3); // 2 streams, at least one with a team
+    two.close();
+    expect(threads()).toBeLessThanOrEqual(before);
+  });
+
+  it('writes node names with quotes, backslashes and control characters into the report as JSON', async () => {
+    const b = new GraphBuilder('names');
+    const x = b.input('x', [1, 4]);
+    b.output(b.relu(x, 'a "quoted" \\ name\twith\u0001 é'));
+    const g = b.build();
+    const model = await ex.loadModel(g);
+    const r = await ex.run([{ model, schedule: sequentialSchedule(g) }]);
+    expect(r.ops.map((o) => o.node)).toEqual([g.nodes[0].id]);
+    expect(r.tasks[0].groups?.[0].first).toBe(g.nodes[0].id);
+  });
+
   it('runs a merge stage as one fused convolution with the same outputs', async () => {
     const g = siblings();
     const merged: Schedule = {
@@ -188,6 +254,19 @@ describe.skipIf(!available)('native executor', () => {
     }
     const s = t.stages ?? [];
     expect(s[1].startUs).toBeGreaterThanOrEqual(s[0].endUs); // stage barrier
+    // The records are decoded from the addon's numbers when read (native/timeline.ts): names, counts
+    // and JSON round trips as plain data; two tasks' ops come in task order, each naming its task.
+    expect(t.groups?.map((gr) => [gr.stage, gr.first, gr.last])).toEqual(schedule.stages.flatMap((st, i) => st.groups.map((gr) => [i, gr[0], gr.at(-1)])));
+    expect(report.ops.map((o) => o.node)).toEqual(g.nodes.map((n) => n.id));
+    for (const o of report.ops) expect(o.threads).toBe(1);
+    expect(JSON.parse(JSON.stringify(report))).toEqual({ ...report, ops: report.ops, tasks: report.tasks.map((x) => ({ ...x })) });
+    const pair = await ex.run([
+      { model, schedule },
+      { model, schedule: sequentialSchedule(g) },
+    ]);
+    expect(pair.ops.map((o) => o.task)).toEqual([...g.nodes.map(() => 0), ...g.nodes.map(() => 1)]);
+    expect(pair.tasks[1].stages).toHaveLength(g.nodes.length);
+    for (const o of pair.ops) expect(o.startUs).toBeGreaterThanOrEqual(pair.tasks[o.task].beginUs);
     expect(t.arenaBytes).toBe(naivePlan(g).arenaBytes);
     expect(t.loadBytes).toBeGreaterThan(0);
     expect(t.loadBytes).toBeLessThanOrEqual(t.naiveBytes);

@@ -108,7 +108,11 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
   const run = async () => checkTasks(await ex.run(items, { memory: opts.memory, outputs: wantOutputs }));
 
   let warmups = 0;
-  for (; warmups < opts.warmup; warmups++) await run();
+  let warm: RunReport | undefined;
+  for (; warmups < opts.warmup; warmups++) warm = await run();
+  // Ops that pick their thread count measure it over their first runs (opThreadChoice 'measure'):
+  // measuring then would time both counts in turn.
+  for (let i = 0; i < 16 && (warm ? warm.tasks.some((t) => t.measuringThreads) : opts.opThreads > 1); i++, warmups++) warm = await run();
   // Trace memory plans after a few traced runs; measuring before that would time the caching allocator.
   if (opts.memory === 'trace')
     for (let i = 0; i < 16 && !ex.traceState(model, schedule)?.plan && !ex.traceState(model, schedule)?.error; i++, warmups++) await run();

@@ -86,6 +86,7 @@ class Job : public Napi::AsyncWorker {
   }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
+    ts::singleThreadedHelper();
     try {
       if (core_->isClosing()) throw ts::Error(std::string(what_) + ": the executor was closed");
       result_ = fn_();
@@ -169,7 +170,9 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       return;
     }
     if (o.Has("pin")) opts.pin = o.Get("pin").ToBoolean().Value();
+    if (o.Has("opThreadChoice")) opts.opThreadChoice = o.Get("opThreadChoice").ToString().Utf8Value();
     core_ = std::make_shared<Core>();
+    ts::singleThreadedHelper();  // JS's thread forks no OpenMP team either (native/loader.ts)
     try {
       core_->ex = std::make_shared<ts::Executor>(backend, opts);
     } catch (const std::exception& e) {
@@ -435,6 +438,9 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       core_->prepared.clear();
       core_->models.clear();
     }
+    // The streams end here, not at garbage collection: each stream thread's OpenMP team goes with
+    // it, so it neither holds memory nor counts against libgomp's spin budget (native/loader.ts).
+    if (core_) core_->ex.reset();
     return info.Env().Undefined();
   }
 
@@ -451,15 +457,18 @@ void finishRun(Napi::Env env, Napi::Function, ExecutorWrap* self, RunCtx* raw) {
   std::string firstError;
   for (const auto& t : ctx->run.tasks)
     if (t->failed.load() && firstError.empty()) firstError = "task " + std::to_string(t->index) + " (" + t->prep->model->name + "): " + t->error;
-  std::string report = ts::buildReport(*ctx->core->ex, ctx->run).dump();
   if (!firstError.empty()) {
     Napi::Error err = Napi::Error::New(env, firstError);
-    err.Set("report", Napi::String::New(env, report));
+    err.Set("report", Napi::String::New(env, ts::reportJson(*ctx->core->ex, ctx->run, true)));
     ctx->deferred.Reject(err.Value());
     return;
   }
   Napi::Object out = Napi::Object::New(env);
-  out.Set("report", Napi::String::New(env, report));
+  out.Set("report", Napi::String::New(env, ts::reportJson(*ctx->core->ex, ctx->run, false)));
+  std::vector<double> timeline = ts::reportTimeline(*ctx->core->ex, ctx->run);
+  auto tl = Napi::Float64Array::New(env, timeline.size());
+  if (!timeline.empty()) std::memcpy(tl.Data(), timeline.data(), timeline.size() * sizeof(double));
+  out.Set("timeline", tl);
   Napi::Array outputs = Napi::Array::New(env, ctx->run.tasks.size());
   for (size_t i = 0; i < ctx->run.tasks.size(); i++) {
     const auto& t = *ctx->run.tasks[i];

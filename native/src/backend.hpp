@@ -139,6 +139,10 @@ struct BackendOptions {
   int opThreads = 1;
   /** Pin stream i to core i mod ncores. */
   bool pin = false;
+  /** "measure" or "rule" (NativeExecutorOptions.opThreadChoice); empty: TOPSCHED_OP_THREADS, else
+   *  "measure". createBackend resolves it into measureOpThreads. */
+  std::string opThreadChoice;
+  bool measureOpThreads = true;
 };
 
 class Backend {
@@ -158,6 +162,8 @@ class Backend {
   /** The intra-op thread count kernels are built for by default (OpSpec::threads = 0), or 0 when
    *  the backend has no such notion (a step's threads then change nothing). */
   virtual int kernelThreads() const { return 0; }
+  /** Whether steps free to pick their thread count measure it (ThreadTrial in plan.hpp). */
+  virtual bool measuresOpThreads() const { return false; }
   /** The device's preferred 4-D activation layout (a Layout code): where its fast kernels want their
    *  inputs. Layout::Plain keeps every tensor plain. */
   virtual int activationLayout() const { return 0; }
@@ -182,5 +188,12 @@ class Backend {
 
 /** "cpu" always; "cuda" when built with TOPSCHED_WITH_CUDA, else an Error saying it is not built. */
 std::unique_ptr<Backend> createBackend(const std::string& name, const BackendOptions& opts);
+
+/**
+ * Confines the calling helper thread (a loader or preparing thread, not a stream) to one OpenMP
+ * thread: the work it does there (weight reorders) then forks no OpenMP team, whose idle threads
+ * would count against libgomp's spin budget and make the streams' teams sleep between ops.
+ */
+void singleThreadedHelper();
 
 }  // namespace ts

@@ -195,20 +195,27 @@ void Executor::taskBegin(void* arg, ExecContext&) {
 }
 
 /**
- * The threads a step runs with: the schedule's count for its group, else the stream's opThreads,
- * except that an op under TOPSCHED_SMALL_OP_FLOPS (default 4 MFLOP) runs on one thread, where
- * forking an OpenMP team costs more than it saves (measured on the 2-core EPYC: 2-thread ops made
- * the PaddleOCR detector 21 % slower than 1-thread ops before this rule).
+ * The FLOP rule (opThreadChoice 'rule', and a measured step the profiler runs before it settled):
+ * the schedule's count for its group, else the stream's opThreads, except that an op under
+ * TOPSCHED_SMALL_OP_FLOPS (default 4 MFLOP) runs on one thread, where forking an OpenMP team costs
+ * more than it saves (measured on the 2-core EPYC: 2-thread ops made the PaddleOCR detector 21 %
+ * slower than 1-thread ops before this rule).
  */
 static int stepThreads(const Step& st, int streamThreads) {
   if (st.threads > 0) return st.threads;
   return streamThreads > 1 && st.flops < smallOpFlops() ? 1 : streamThreads;
 }
 
-void Executor::execStep(const Model& m, const Step& st, const std::vector<void*>& ptr, ExecContext& ctx) {
+int Executor::execStep(const Model& m, const Step& st, const std::vector<void*>& ptr, ExecContext& ctx, int variant) {
   // The step's thread count for its duration; the stream's own count is restored after.
   const int base = ctx.opThreads;
-  const int want = stepThreads(st, base);
+  // A measured step (ThreadTrial) runs its turn, else its settled choice, else the FLOP rule.
+  int single = -1;
+  if (st.trial) {
+    single = variant >= 0 ? variant : st.trial->decided.load(std::memory_order_acquire);
+    if (single < 0) single = stepThreads(st, base) == 1 ? 1 : 0;
+  }
+  const int want = single < 0 ? stepThreads(st, base) : single == 1 ? 1 : base;
   if (want != base) ctx.setOpThreads(want);
   struct Restore {
     ExecContext& c;
@@ -230,7 +237,7 @@ void Executor::execStep(const Model& m, const Step& st, const std::vector<void*>
     mc.kernel->run({in3, &fused, mc.consts.get(), &ctx});
     const void* f = fused;
     mc.split->run({&f, outs.data(), nullptr, &ctx});
-    return;
+    return want;
   }
   ins.clear();
   for (int in : n0.inputs) {
@@ -238,10 +245,13 @@ void Executor::execStep(const Model& m, const Step& st, const std::vector<void*>
     ins.push_back(ti.kind == TensorKind::Weight ? m.weightPtr(in) : ptr[static_cast<size_t>(in)]);
   }
   // The step's own kernel when it runs with another thread count than the node was built for.
-  if (st.kernel)
+  if (single == 1)
+    st.trial->kernel->run({ins.data(), outs.data(), st.trial->consts.get(), &ctx});
+  else if (st.kernel)
     st.kernel->run({ins.data(), outs.data(), st.consts.get(), &ctx});
   else
     n0.kernel->run({ins.data(), outs.data(), n0.consts.get(), &ctx});
+  return want;
 }
 
 void Executor::runStep(void* arg, ExecContext& ctx) {
@@ -256,10 +266,15 @@ void Executor::runStep(void* arg, ExecContext& ctx) {
     try {
       if (dynamic)
         for (int o : st.writes) ex.allocTensor(t, o);
+      const int variant = st.trial ? st.trial->next() : -1;
       int64_t start = nowNs();
-      execStep(m, st, t.ptr, ctx);
+      const int threads = execStep(m, st, t.ptr, ctx, variant);
       int64_t end = nowNs();
-      for (int nd : st.nodes) t.ops[static_cast<size_t>(nd)] = {start, end, c.stream};
+      if (variant >= 0) {
+        st.trial->record(variant, end - start);
+        t.measuringThreads.store(true, std::memory_order_relaxed);
+      }
+      for (int nd : st.nodes) t.ops[static_cast<size_t>(nd)] = {start, end, c.stream, threads};
     } catch (const std::exception& e) {
       t.fail(m.nodes[static_cast<size_t>(st.nodes[0])].where() + ": " + e.what());
     }

@@ -24,6 +24,7 @@ const char* memModeName(MemMode m);
 struct OpRecord {
   int64_t start = 0, end = 0;
   int stream = -1;
+  int threads = 0;
 };
 
 struct TraceRecord {
@@ -64,6 +65,8 @@ struct TaskState {
   std::vector<StepCall> calls;
   std::vector<GroupRecord> groups;
   std::atomic<bool> failed{false};
+  /** Some step took a ThreadTrial turn in this task. */
+  std::atomic<bool> measuringThreads{false};
   std::mutex errMu;
   std::string error;
   int64_t beginNs = 0, endNs = 0;
@@ -109,7 +112,10 @@ class Executor {
   void drain();
 
   /** Runs one step with tensor pointers `ptr` (weights are read from the model). */
-  static void execStep(const Model& m, const Step& st, const std::vector<void*>& ptr, ExecContext& ctx);
+  /** Runs one step on the calling stream and returns the intra-op threads it ran with. `variant` (a
+   *  ThreadTrial's turn: 0 the stream's threads, 1 one thread) overrides the step's settled choice;
+   *  -1 takes it (the FLOP rule until settled). */
+  static int execStep(const Model& m, const Step& st, const std::vector<void*>& ptr, ExecContext& ctx, int variant = -1);
 
   ArenaPool& arenas() { return arenas_; }
   CachingAllocator& caching() { return caching_; }
@@ -132,7 +138,17 @@ class Executor {
   int64_t epoch_;
 };
 
-/** The report of a finished run (timestamps in µs since the executor's epoch). */
+/** The report of a finished run (timestamps in µs since the executor's epoch), as JSON text; with
+ *  `timeline` false it leaves out the per-op, per-stage and per-group records (reportTimeline). */
+std::string reportJson(const Executor& ex, const RunState& run, bool timeline);
+/**
+ * Those records as numbers, per task that did not fail: task index, node count N, stage count S,
+ * group count G; N × (startUs, endUs, stream, threads) by node; S × (startUs, endUs);
+ * G × (stage, group, stream, first node, last node). The addon hands these to JS, which builds the
+ * records only when read: a report written and parsed as JSON cost ~0.2 ms per run of MobileNetV2.
+ */
+std::vector<double> reportTimeline(const Executor& ex, const RunState& run);
+/** The same report as a document, for C++ callers. */
 json buildReport(const Executor& ex, const RunState& run);
 
 }  // namespace ts

@@ -3,6 +3,8 @@
 // translation into stages → groups → steps.
 #include "plan.hpp"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -49,6 +51,32 @@ double stepCost(const NodeInfo& n) {
 }
 
 }  // namespace
+
+int ThreadTrial::next() {
+  if (decided.load(std::memory_order_acquire) >= 0) return -1;
+  std::lock_guard<std::mutex> l(mu_);
+  for (int k = 0; k < 2; k++) {
+    const int v = (turn_ + k) & 1;
+    if (count_[v] < samples) {
+      turn_ = v + 1;
+      return v;
+    }
+  }
+  return -1;  // every sample is taken or under way; the last record decides
+}
+
+void ThreadTrial::record(int variant, int64_t ns) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (decided.load(std::memory_order_relaxed) >= 0 || count_[variant] >= samples) return;
+  ns_[variant][count_[variant]++] = ns;
+  if (count_[0] < samples || count_[1] < samples) return;
+  auto median = [](int64_t* v) {
+    std::sort(v, v + samples);
+    return v[samples / 2];
+  };
+  const int64_t multi = median(ns_[0]), single = median(ns_[1]);
+  decided.store(single < multi ? 1 : 0, std::memory_order_release);
+}
 
 double smallOpFlops() {
   static const double small = [] {
@@ -205,8 +233,13 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
           // another count than the node's kernel (the schedule's, or one thread for a small op on
           // multi-threaded streams) gets a kernel built for it.
           const int kt = backend.kernelThreads();
+          if (threads == 0 && backend.measuresOpThreads()) {
+            st.trial = std::make_shared<ThreadTrial>();
+            std::tie(st.trial->kernel, st.trial->consts) = m.kernelFor(n, 1);
+            if (!st.trial->kernel) st.trial.reset();  // a backend without per-count kernels
+          }
           const int want = threads > 0 ? threads : kt > 1 && st.flops < smallOpFlops() ? 1 : 0;
-          if (want > 0 && kt > 0 && want != kt) std::tie(st.kernel, st.consts) = m.kernelFor(n, want);
+          if (!st.trial && want > 0 && kt > 0 && want != kt) std::tie(st.kernel, st.consts) = m.kernelFor(n, want);
           gp.cost += st.cost;
         }
         sp.groups.push_back(std::move(gp));

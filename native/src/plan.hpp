@@ -3,7 +3,9 @@
 // for overflow and for overlapping tensors that can be live at the same time.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,33 @@ struct MergedConv {
  *  ops are multi-threaded and the schedule names no count (see executor.cpp, stepThreads). */
 double smallOpFlops();
 
+/**
+ * The executor's measured choice between one thread and the stream's count for a step whose count
+ * is its own to pick (no schedule count, a multi-threaded stream): the step's first runs take turns
+ * with each (`samples` apiece), then the faster median stays. Neither a FLOP threshold nor a
+ * per-op-kind rule picks well on its own here: on the 2-core EPYC a 6.5 MFLOP 1x1 conv gains from
+ * two threads while a depthwise conv of 8.6 MFLOP loses, and a 2.6 MFLOP batch-1 Gemm, bound by
+ * its 5 MB of weights, gains. opThreadChoice 'rule' (TOPSCHED_OP_THREADS=rule) keeps the FLOP rule
+ * alone (smallOpFlops).
+ */
+struct ThreadTrial {
+  static constexpr int samples = 3;
+  /** The one-thread kernel (the step's other is the node's own, built for the stream's count). */
+  std::shared_ptr<Kernel> kernel;
+  std::shared_ptr<const void> consts;
+  /** -1 while measuring; then 0 (the stream's count) or 1 (one thread). */
+  std::atomic<int> decided{-1};
+  /** The variant the next run of the step takes (0 or 1), or -1 once decided. */
+  int next();
+  void record(int variant, int64_t ns);
+
+ private:
+  std::mutex mu_;
+  int64_t ns_[2][samples] = {};
+  int count_[2] = {0, 0};
+  int turn_ = 0;
+};
+
 struct Step {
   /** The node, or every conv of a merge stage (group order). */
   std::vector<int> nodes;
@@ -48,6 +77,8 @@ struct Step {
    *  backend's default; null: the node's own (Model::kernelFor). */
   std::shared_ptr<Kernel> kernel;
   std::shared_ptr<const void> consts;
+  /** Set when the executor measures this step's thread count (ThreadTrial). */
+  std::shared_ptr<ThreadTrial> trial;
 };
 
 struct GroupPlan {

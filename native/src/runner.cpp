@@ -44,12 +44,13 @@ int usage(const char* msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp reads OMP_WAIT_POLICY when it is loaded, before main: set the passive default (see
-  // native/loader.ts for why) and start again so it takes effect.
-  if (!getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  // libgomp reads its wait policy when it is loaded, before main: set the addon's default spin
+  // (native/loader.ts says why; OMP_SPIN_COUNT there) and start again so it takes effect.
+  if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) {
+    setenv("GOMP_SPINCOUNT", "20000", 1);
     execv("/proc/self/exe", argv);
   }
+  ts::singleThreadedHelper();  // the main thread loads; only the streams fork OpenMP teams
   if (argc < 3) return usage("needs a bundle and a weights file");
   std::string bundlePath = argv[1], weightsPath = argv[2], only, backend = "cpu", memory = "caching";
   ts::BackendOptions opts;

@@ -267,6 +267,7 @@ class CpuBackend : public Backend {
   bool hostMemory() const override { return true; }
 
   int kernelThreads() const override { return opts_.opThreads; }
+  bool measuresOpThreads() const override { return opts_.measureOpThreads && opts_.opThreads > 1; }
 
   std::shared_ptr<Kernel> compile(const OpSpec& spec) override {
     OpSpec s = spec;
@@ -316,7 +317,8 @@ class CpuBackend : public Backend {
             {"hardwareThreads", std::thread::hardware_concurrency()},
             {"streams", opts_.streams},
             {"opThreads", opts_.opThreads},
-            {"activationLayout", layoutName(layout_)}};
+            {"activationLayout", layoutName(layout_)},
+            {"opThreadChoice", opts_.measureOpThreads ? "measure" : "rule"}};
   }
 
  private:
@@ -370,5 +372,7 @@ class CpuBackend : public Backend {
 }  // namespace cpu
 
 std::unique_ptr<Backend> createCpuBackend(const BackendOptions& opts) { return std::make_unique<cpu::CpuBackend>(opts); }
+
+void singleThreadedHelper() { omp_set_num_threads(1); }
 
 }  // namespace ts
