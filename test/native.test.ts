@@ -213,6 +213,24 @@ describe.skipIf(!available)('native executor', () => {
     expect(threads()).toBeLessThanOrEqual(before);
   });
 
+  it('starts a lone task on stream 0 of an idle executor, and spreads the tasks of one run over the streams', async () => {
+    const g = twoBranch(16, 2, 8);
+    const seq = sequentialSchedule(g);
+    const two = new NativeExecutor({ streams: 2 });
+    try {
+      const model = await two.loadModel(g);
+      // Rotating lone tasks would give every stream an OpenMP team for a hybrid schedule's threaded stages.
+      for (let i = 0; i < 3; i++) expect((await two.run([{ model, schedule: seq }])).tasks[0].groups?.[0].stream).toBe(0);
+      const pair = await two.run([
+        { model, schedule: seq },
+        { model, schedule: seq },
+      ]);
+      expect(pair.tasks.map((t) => t.groups?.[0].stream)).toEqual([0, 1]);
+    } finally {
+      two.close();
+    }
+  });
+
   it('writes node names with quotes, backslashes and control characters into the report as JSON', async () => {
     const b = new GraphBuilder('names');
     const x = b.input('x', [1, 4]);

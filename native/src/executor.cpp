@@ -96,15 +96,18 @@ void Executor::submit(RunState* run) {
     if (t.mode == MemMode::Trace) t.trace.assign(m.tensors.size(), TraceRecord{});
     t.refs.reset(new std::atomic<int>[m.tensors.size()]);
     t.calls.reserve(p.stepCount);
-    // Home stream: least estimated pending work; ties rotate so equal tasks spread over streams.
+    // Home stream: least estimated pending work; ties go to stream ti (mod S), so equal tasks of a
+    // run spread over streams while a lone task on an idle executor always starts on stream 0.
+    // Rotating lone tasks instead made every stream build an OpenMP team for a hybrid schedule's
+    // multi-threaded stages, and teams outnumbering the cores make libgomp stop spinning
+    // (native/loader.ts): NASNet-A Mobile's hybrid schedule then lost to sequential 2-thread ops.
     int home = 0;
     int64_t best = INT64_MAX;
     for (int k = 0; k < S; k++) {
-      int s = static_cast<int>((rr_ + static_cast<unsigned>(k)) % static_cast<unsigned>(S));
+      int s = static_cast<int>((ti + static_cast<size_t>(k)) % static_cast<size_t>(S));
       int64_t c = pendingCost_[static_cast<size_t>(s)].load();
       if (c < best) best = c, home = s;
     }
-    rr_++;
     auto event = [&]() {
       t.events.push_back(backend_->createEvent());
       return t.events.back().get();

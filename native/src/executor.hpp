@@ -134,7 +134,6 @@ class Executor {
   std::vector<std::unique_ptr<Stream>> streams_;
   std::unique_ptr<std::atomic<int64_t>[]> pendingCost_;
   std::mutex submitMu_;
-  unsigned rr_ = 0;
   int64_t epoch_;
 };
 
