@@ -2,7 +2,7 @@
  * Benchmark pieces of the native executor (the lead wires them into `npm run bench`). Each returns
  * plain numbers; nothing here prints. All of them build their own executors and close them.
  *
- *  (a) dispatchOverhead: per-op cost on a chain of tiny ops (target ≤ 2 µs/op)
+ *  (a) dispatchOverhead: per-op cost on a chain of tiny ops (target ≤ 0.5 µs/op, issue 13)
  *  (b) twoBranchSpeedup: a two-branch graph, its branches on 2 streams vs 1 (target ≥ 1.7×)
  *  (c) inceptionComparison: Inception-v3 sequential (ops 1- and 2-threaded) vs IOS-DP vs onnxruntime
  *  (d) memoryRatios: arena / LOAD and arena / naive per zoo model under a memory planner
