@@ -53,6 +53,9 @@ describe('topsched runtime commands', () => {
     expect(tracks).toEqual(expect.arrayContaining(['task 0 (squeezenet1_1)', 'task 1 (squeezenet1_1)']));
     expect(existsSync(`${trace}.tmp-${process.pid}`)).toBe(false);
 
+    // Multi-threaded ops measure their thread count over their first 6 runs: warm-up covers them.
+    const threaded = JSON.parse(await cli('run', 'squeezenet1_1', '--op-threads', '2', '--repeat', '1', '--warmup', '1', '--json'));
+    expect(threaded.warmup).toBe(7);
     const text = await cli('run', 'squeezenet1_1', '--schedule', 'greedy', '--memory', 'caching', '--repeat', '1', '--warmup', '0');
     expect(text).toMatch(/squeezenet1_1 \(batch 1, 39 ops\) on cpu/);
     expect(text).toMatch(/schedule {3}greedy under roofline:cpu-2core on the optimised graph/);
