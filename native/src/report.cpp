@@ -38,6 +38,15 @@ size_t measuredLoad(const TaskState& t) {
 }
 
 
+/** First start and last end (ns) of a stage's ops in a task. */
+std::pair<int64_t, int64_t> stageSpan(const TaskState& t, const StagePlan& sp) {
+  int64_t s = INT64_MAX, e = 0;
+  for (const GroupPlan& g : sp.groups)
+    for (const Step& st : g.steps)
+      for (int n : st.nodes) s = std::min(s, t.ops[static_cast<size_t>(n)].start), e = std::max(e, t.ops[static_cast<size_t>(n)].end);
+  return {s, e};
+}
+
 /**
  * Writes JSON straight into a string: a run's report is built after every run, on the JS thread,
  * and a json document of per-op objects cost 0.25-0.35 ms on MobileNetV2's 60 ops (8 % of a
@@ -159,10 +168,7 @@ std::string reportJson(const Executor& ex, const RunState& run, bool timeline) {
       o.key("loadBytes"), o.num(measuredLoad(t));
       o.key("stages"), o.open('[');
       for (const StagePlan& sp : p.stages) {
-        int64_t s = INT64_MAX, e = 0;
-        for (const GroupPlan& g : sp.groups)
-          for (const Step& st : g.steps)
-            for (int n : st.nodes) s = std::min(s, t.ops[static_cast<size_t>(n)].start), e = std::max(e, t.ops[static_cast<size_t>(n)].end);
+        auto [s, e] = stageSpan(t, sp);
         o.open('{'), o.key("startUs"), o.num(us(s)), o.key("endUs"), o.num(us(e)), o.close('}');
       }
       o.close(']');
@@ -198,25 +204,26 @@ std::string reportJson(const Executor& ex, const RunState& run, bool timeline) {
     o.close('}');
   }
   o.close(']');
-  if (timeline) o.key("ops"), o.open('[');
-  for (const auto& tp : run.tasks) {
-    if (!timeline) break;
-    const TaskState& t = *tp;
-    if (t.failed.load()) continue;
-    const Model& m = *t.prep->model;
-    for (size_t n = 0; n < m.nodes.size(); n++) {
-      const OpRecord& r = t.ops[n];
-      o.open('{');
-      o.key("node"), o.str(m.nodes[n].id);
-      o.key("stream"), o.num(r.stream);
-      o.key("task"), o.num(t.index);
-      o.key("startUs"), o.num(us(r.start));
-      o.key("endUs"), o.num(us(r.end));
-      o.key("threads"), o.num(r.threads);
-      o.close('}');
+  if (timeline) {
+    o.key("ops"), o.open('[');
+    for (const auto& tp : run.tasks) {
+      const TaskState& t = *tp;
+      if (t.failed.load()) continue;
+      const Model& m = *t.prep->model;
+      for (size_t n = 0; n < m.nodes.size(); n++) {
+        const OpRecord& r = t.ops[n];
+        o.open('{');
+        o.key("node"), o.str(m.nodes[n].id);
+        o.key("stream"), o.num(r.stream);
+        o.key("task"), o.num(t.index);
+        o.key("startUs"), o.num(us(r.start));
+        o.key("endUs"), o.num(us(r.end));
+        o.key("threads"), o.num(r.threads);
+        o.close('}');
+      }
     }
+    o.close(']');
   }
-  if (timeline) o.close(']');
   auto cs = const_cast<Executor&>(ex).caching().stats();
   o.key("memory"), o.open('{');
   o.key("arenaPoolBytes"), o.num(const_cast<Executor&>(ex).arenas().reservedBytes());
@@ -246,10 +253,7 @@ std::vector<double> reportTimeline(const Executor& ex, const RunState& run) {
     v.push_back(static_cast<double>(t.ops.size())), v.push_back(static_cast<double>(p.stages.size())), v.push_back(static_cast<double>(t.groups.size()));
     for (const OpRecord& r : t.ops) v.push_back(us(r.start)), v.push_back(us(r.end)), v.push_back(r.stream), v.push_back(r.threads);
     for (const StagePlan& sp : p.stages) {
-      int64_t s = INT64_MAX, e = 0;
-      for (const GroupPlan& g : sp.groups)
-        for (const Step& st : g.steps)
-          for (int nd : st.nodes) s = std::min(s, t.ops[static_cast<size_t>(nd)].start), e = std::max(e, t.ops[static_cast<size_t>(nd)].end);
+      auto [s, e] = stageSpan(t, sp);
       v.push_back(us(s)), v.push_back(us(e));
     }
     for (const GroupRecord& g : t.groups) {
