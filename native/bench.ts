@@ -18,7 +18,7 @@ import { partition } from '../graphs/partition/index.js';
 import { type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { buildModel } from '../graphs/zoo/index.js';
 import type { MemoryPlan } from './doc.js';
-import { type MemoryMode, NativeExecutor, type NativeExecutorOptions } from './index.js';
+import { type MemoryMode, NativeExecutor, type NativeExecutorOptions, type RunReport, runWhileMeasuringThreads } from './index.js';
 import { MeasuredCostModel } from './measured-cost.js';
 
 export interface Timing {
@@ -57,15 +57,12 @@ export async function timeNative(
     const model = await ex.loadModel(graph);
     const out: Timing[] = [];
     for (const schedule of schedules) {
+      const run = () => ex.run([{ model, schedule, plan }], { streams, memory });
+      let last: RunReport | undefined;
+      for (let i = 0; i < warmup; i++) last = await run();
+      await runWhileMeasuringThreads(run, last);
       const samples: number[] = [];
-      // Warm-up also covers the runs in which ops measure their thread count (opThreadChoice).
-      let measuring = true;
-      for (let i = 0, warm = 0; samples.length < runs; i++) {
-        const r = await ex.run([{ model, schedule, plan }], { streams, memory });
-        if (warm >= warmup && !measuring) samples.push(r.tasks[0].latencyMs);
-        else warm++;
-        measuring = i < 16 && r.tasks[0].measuringThreads;
-      }
+      for (let i = 0; i < runs; i++) samples.push((await run()).tasks[0].latencyMs);
       out.push(timing(samples));
     }
     return out;
@@ -541,8 +538,7 @@ function nativeContender(name: string, opts: NativeExecutorOptions, graph: Graph
       const ex = new NativeExecutor(opts);
       try {
         const model = await ex.loadModel(graph);
-        // Untimed: the runs in which ops still measure their thread count (opThreadChoice).
-        for (let i = 0; i < 16; i++) if (!(await ex.run([{ model, schedule }])).tasks.some((t) => t.measuringThreads)) break;
+        await runWhileMeasuringThreads(() => ex.run([{ model, schedule }])); // untimed
         return {
           run: async () => {
             const r = await ex.run([{ model, schedule }]);

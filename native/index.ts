@@ -149,6 +149,18 @@ export interface RunReport {
   memory: { arenaPoolBytes: number; cachingReservedBytes: number; cachingPeakReservedBytes: number; cachingPeakInUseBytes: number };
 }
 
+/**
+ * Runs `run` until no task of its report is measuring its ops' thread counts (opThreadChoice
+ * 'measure': each op's first runs take both counts in turns), at most 16 times, so timed runs that
+ * follow see settled counts. `last` is the caller's latest report, if any (none: run once to see).
+ * Returns the runs made.
+ */
+export async function runWhileMeasuringThreads(run: () => Promise<RunReport>, last?: RunReport): Promise<number> {
+  let n = 0;
+  for (let r = last; n < 16 && (!r || r.tasks.some((t) => t.measuringThreads)); n++) r = await run();
+  return n;
+}
+
 export interface KernelInfo {
   node: string;
   op: string;

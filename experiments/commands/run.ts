@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { median } from '../../env/stats.js';
-import type { MemoryMode, NativeExecutor, RunReport } from '../../native/index.js';
+import { type MemoryMode, type NativeExecutor, type RunReport, runWhileMeasuringThreads } from '../../native/index.js';
 import { writeChromeTrace } from '../../native/trace.js';
 import { bytes, ms, printJson } from '../format.js';
 import { addTargetOptions, type Backend, maxGroups, openExecutor, resolveTarget } from './native-target.js';
@@ -112,7 +112,7 @@ async function runCommand(ex: NativeExecutor, spec: string, opts: RunOpts): Prom
   for (; warmups < opts.warmup; warmups++) warm = await run();
   // Ops that pick their thread count measure it over their first runs (opThreadChoice 'measure'):
   // measuring then would time both counts in turn.
-  for (let i = 0; i < 16 && (warm ? warm.tasks.some((t) => t.measuringThreads) : opts.opThreads > 1); i++, warmups++) warm = await run();
+  if (warm || opts.opThreads > 1) warmups += await runWhileMeasuringThreads(run, warm);
   // Trace memory plans after a few traced runs; measuring before that would time the caching allocator.
   if (opts.memory === 'trace')
     for (let i = 0; i < 16 && !ex.traceState(model, schedule)?.plan && !ex.traceState(model, schedule)?.error; i++, warmups++) await run();

@@ -140,9 +140,8 @@ struct BackendOptions {
   /** Pin stream i to core i mod ncores. */
   bool pin = false;
   /** "measure" or "rule" (NativeExecutorOptions.opThreadChoice); empty: TOPSCHED_OP_THREADS, else
-   *  "measure". createBackend resolves it into measureOpThreads. */
+   *  "measure". createBackend resolves and checks it before a backend sees it. */
   std::string opThreadChoice;
-  bool measureOpThreads = true;
 };
 
 class Backend {

@@ -16,10 +16,9 @@ std::unique_ptr<Backend> createBackend(const std::string& name, const BackendOpt
   if (opts.opThreads < 1 || opts.opThreads > 256) throw Error("opThreads must be in 1..256, got " + std::to_string(opts.opThreads));
   BackendOptions o = opts;
   const char* env = std::getenv("TOPSCHED_OP_THREADS");
-  const std::string choice = !opts.opThreadChoice.empty() ? opts.opThreadChoice : env && *env ? env : "measure";
-  if (choice != "measure" && choice != "rule")
-    throw Error("opThreadChoice must be 'measure' or 'rule', got '" + choice + "'" + (opts.opThreadChoice.empty() ? " (from TOPSCHED_OP_THREADS)" : ""));
-  o.measureOpThreads = choice == "measure";
+  o.opThreadChoice = !opts.opThreadChoice.empty() ? opts.opThreadChoice : env && *env ? env : "measure";
+  if (o.opThreadChoice != "measure" && o.opThreadChoice != "rule")
+    throw Error("opThreadChoice must be 'measure' or 'rule', got '" + o.opThreadChoice + "'" + (opts.opThreadChoice.empty() ? " (from TOPSCHED_OP_THREADS)" : ""));
   if (name == "cpu") return createCpuBackend(o);
   if (name == "cuda") {
 #ifdef TOPSCHED_WITH_CUDA
