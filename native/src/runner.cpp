@@ -94,14 +94,24 @@ int main(int argc, char** argv) {
       std::vector<std::vector<double>> stages(prepared->stages.size());
       std::unordered_map<std::string, std::vector<double>> ops;
       json last;
-      for (int r = 0; r < warmup + runs; r++) {
+      // Warm-up also spans the runs in which ops measure their thread count (ThreadTrial, at most 16).
+      int warm = 0;
+      bool measuring = true;
+      for (int r = 0; static_cast<int>(wall.size()) < runs; r++) {
         ts::RunState run;
         for (int k = 0; k < tasks; k++) run.tasks.push_back(ex.makeTask(prepared, mode, false, {}));
         ex.runBlocking(run);
         json rep = ts::buildReport(ex, run);
-        for (const auto& t : rep.at("tasks"))
+        bool measured = false;
+        for (const auto& t : rep.at("tasks")) {
           if (t.contains("error")) throw ts::Error("task failed: " + t.at("error").get<std::string>());
-        if (r < warmup) continue;
+          measured = measured || t.value("measuringThreads", false);
+        }
+        if (warm < warmup || (measuring && r < warmup + 16)) {
+          warm++;
+          measuring = measured;
+          continue;
+        }
         wall.push_back(rep.at("wallMs").get<double>());
         for (const auto& t : rep.at("tasks")) {
           lat.push_back(t.at("latencyMs").get<double>());
@@ -117,6 +127,7 @@ int main(int argc, char** argv) {
       const json& t0 = last.at("tasks")[0];
       results.push_back({{"schedule", name},
                          {"memory", memory},
+                         {"warmupRuns", warm},
                          {"tasks", tasks},
                          {"stages", prepared->stages.size()},
                          {"latencyMs", summary(lat)},

@@ -9,4 +9,7 @@ std::unique_ptr<Backend> createCpuBackend(const BackendOptions&) {
   throw Error("CPU backend not built: this runner was built for CUDA only (native/cuda/build-runner.sh, no oneDNN at build time)");
 }
 
+// No oneDNN, so no OpenMP teams to keep off helper threads (backend.hpp).
+void singleThreadedHelper() {}
+
 }  // namespace ts
