@@ -32,10 +32,10 @@ export interface NativeExecutorOptions {
   /** Pin stream i to core i mod cores. Default false. */
   pin?: boolean;
   /**
-   * How an op without a schedule thread count picks its intra-op threads on multi-threaded streams:
-   * 'measure' (default) times its first runs with one thread and with opThreads, in turns, and keeps
-   * the faster; 'rule' gives one thread to ops under TOPSCHED_SMALL_OP_FLOPS (4 MFLOP) and opThreads
-   * to the rest. Default: the TOPSCHED_OP_THREADS environment variable, else 'measure'.
+   * How an op with more than one thread to spend (its group's schedule count, else opThreads) picks
+   * its intra-op threads: 'measure' (default) times its first runs with one thread and with that
+   * count, in turns, and keeps the faster; 'rule' keeps a schedule's count and gives ops without one
+   * a single thread under TOPSCHED_SMALL_OP_FLOPS (4 MFLOP), opThreads above. Default: the TOPSCHED_OP_THREADS environment variable, else 'measure'.
    */
   opThreadChoice?: 'measure' | 'rule';
   /** Memory plan for a (graph, schedule) when a 'planned' run item brings none. Default: planSchedule. */

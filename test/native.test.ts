@@ -160,7 +160,7 @@ describe.skipIf(!available)('native executor', () => {
     }
   });
 
-  it("measures each op's thread count on multi-threaded streams: turns first, then one count per op; outputs unchanged", async () => {
+  it("measures each op's thread count on multi-threaded streams and in multi-threaded groups: turns first, then one count per op; outputs unchanged", async () => {
     const g = twoBranch();
     const seq = sequentialSchedule(g);
     const one = new NativeExecutor({ streams: 1, opThreads: 1 });
@@ -184,10 +184,24 @@ describe.skipIf(!available)('native executor', () => {
       for (const r of reports)
         for (const v of g.outputs)
           expect(relDiff(r.tasks[0].outputs?.[v.name] as Float32Array, ref.tasks[0].outputs?.[v.name] as Float32Array)).toBeLessThanOrEqual(1e-5);
-      // A schedule's own count is never measured; 'rule' gives small ops one thread from the start.
-      const pinned = await two.run([{ model, schedule: { ...seq, stages: seq.stages.map((st) => ({ ...st, threads: [2] })) } }]);
+      // A schedule's count of 1 is kept as it is; a larger one is each op's budget, measured against
+      // one thread like the stream's (a hybrid schedule's 2-thread group on 1-thread streams too).
+      const withThreads = (t: number): Schedule => ({ ...seq, stages: seq.stages.map((st) => ({ ...st, threads: [t] })) });
+      const pinned = await two.run([{ model, schedule: withThreads(1) }]);
       expect(pinned.tasks[0].measuringThreads).toBe(false);
-      expect(new Set(pinned.ops.map((o) => o.threads))).toEqual(new Set([2]));
+      expect(new Set(pinned.ops.map((o) => o.threads))).toEqual(new Set([1]));
+      const oneModel = await one.loadModel(g);
+      const twoThreads = withThreads(2);
+      const budget = [];
+      for (let i = 0; i < 7; i++) budget.push(await one.run([{ model: oneModel, schedule: twoThreads }], { outputs: true }));
+      expect(budget.map((r) => r.tasks[0].measuringThreads)).toEqual([true, true, true, true, true, true, false]);
+      for (const n of g.nodes) {
+        const counts = budget.map((r) => r.ops.find((o) => o.node === n.id)?.threads);
+        expect(counts.slice(0, 6)).toEqual([2, 1, 2, 1, 2, 1]);
+        expect([1, 2]).toContain(counts[6]);
+      }
+      for (const v of g.outputs)
+        expect(relDiff(budget[6].tasks[0].outputs?.[v.name] as Float32Array, ref.tasks[0].outputs?.[v.name] as Float32Array)).toBeLessThanOrEqual(1e-5);
       const ruled = await rule.run([{ model: await rule.loadModel(g), schedule: seq }]);
       expect(ruled.tasks[0].measuringThreads).toBe(false);
       for (const o of ruled.ops) expect(o.threads).toBe((g.nodes.find((n) => n.id === o.node)?.flops ?? 0) < 4e6 ? 1 : 2);

@@ -161,7 +161,8 @@ class Backend {
   /** The intra-op thread count kernels are built for by default (OpSpec::threads = 0), or 0 when
    *  the backend has no such notion (a step's threads then change nothing). */
   virtual int kernelThreads() const { return 0; }
-  /** Whether steps free to pick their thread count measure it (ThreadTrial in plan.hpp). */
+  /** Whether a step with more than one thread to spend (its group's count, else the stream's)
+   *  measures one thread against that count (ThreadTrial in plan.hpp). */
   virtual bool measuresOpThreads() const { return false; }
   /** The device's preferred 4-D activation layout (a Layout code): where its fast kernels want their
    *  inputs. Layout::Plain keeps every tensor plain. */

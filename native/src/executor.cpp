@@ -218,7 +218,7 @@ int Executor::execStep(const Model& m, const Step& st, const std::vector<void*>&
     single = variant >= 0 ? variant : st.trial->decided.load(std::memory_order_acquire);
     if (single < 0) single = stepThreads(st, base) == 1 ? 1 : 0;
   }
-  const int want = single < 0 ? stepThreads(st, base) : single == 1 ? 1 : base;
+  const int want = single < 0 ? stepThreads(st, base) : single == 1 ? 1 : st.threads > 0 ? st.threads : base;
   if (want != base) ctx.setOpThreads(want);
   struct Restore {
     ExecContext& c;

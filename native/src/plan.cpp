@@ -232,14 +232,18 @@ std::shared_ptr<Prepared> prepare(const std::shared_ptr<Model>& model, const jso
           // oneDNN fixes a primitive's thread count when it is built, so a step that runs with
           // another count than the node's kernel (the schedule's, or one thread for a small op on
           // multi-threaded streams) gets a kernel built for it.
+          // A step with more than one thread to spend (its group's count, else the stream's)
+          // measures one thread against that count (ThreadTrial), so a hybrid schedule's
+          // multi-threaded group gives each op what sequential multi-threaded ops would get.
           const int kt = backend.kernelThreads();
-          if (threads == 0 && backend.measuresOpThreads()) {
+          const int budget = threads > 0 ? threads : kt;
+          if (budget > 1 && backend.measuresOpThreads()) {
             st.trial = std::make_shared<ThreadTrial>();
             std::tie(st.trial->kernel, st.trial->consts) = m.kernelFor(n, 1);
             if (!st.trial->kernel) st.trial.reset();  // a backend without per-count kernels
           }
-          const int want = threads > 0 ? threads : kt > 1 && st.flops < smallOpFlops() ? 1 : 0;
-          if (!st.trial && want > 0 && kt > 0 && want != kt) std::tie(st.kernel, st.consts) = m.kernelFor(n, want);
+          const int want = st.trial ? threads : threads > 0 ? threads : kt > 1 && st.flops < smallOpFlops() ? 1 : 0;
+          if (want > 0 && kt > 0 && want != kt) std::tie(st.kernel, st.consts) = m.kernelFor(n, want);
           gp.cost += st.cost;
         }
         sp.groups.push_back(std::move(gp));

@@ -43,10 +43,10 @@ double smallOpFlops();
  */
 struct ThreadTrial {
   static constexpr int samples = 3;
-  /** The one-thread kernel (the step's other is the node's own, built for the stream's count). */
+  /** The one-thread kernel (the step's other is its own kernel, else the node's, built for the stream's count). */
   std::shared_ptr<Kernel> kernel;
   std::shared_ptr<const void> consts;
-  /** -1 while measuring; then 0 (the stream's count) or 1 (one thread). */
+  /** -1 while measuring; then 0 (the step's count: its group's, else the stream's) or 1 (one thread). */
   std::atomic<int> decided{-1};
   /** The variant the next run of the step takes (0 or 1), or -1 once decided. */
   int next();

@@ -267,7 +267,7 @@ class CpuBackend : public Backend {
   bool hostMemory() const override { return true; }
 
   int kernelThreads() const override { return opts_.opThreads; }
-  bool measuresOpThreads() const override { return opts_.opThreadChoice == "measure" && opts_.opThreads > 1; }
+  bool measuresOpThreads() const override { return opts_.opThreadChoice == "measure"; }
 
   std::shared_ptr<Kernel> compile(const OpSpec& spec) override {
     OpSpec s = spec;
