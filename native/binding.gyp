@@ -27,6 +27,7 @@
         "src/merge.cpp",
         "src/epilogue.cpp",
         "src/layout.cpp",
+        "src/inplace.cpp",
         "src/memcheck.cpp",
         "src/memory.cpp",
         "src/executor.cpp",

@@ -298,6 +298,12 @@ export class NativeExecutor {
     return JSON.parse(this.native.modelInfo(model.id)).deviceLayoutTensors;
   }
 
+  /** Concats of the model whose producers write straight into their output in 'caching' memory
+   *  (batch 1 along channels; native/src/inplace.cpp): the Concat copies nothing there. */
+  inPlaceConcats(model: ModelHandle): number {
+    return JSON.parse(this.native.modelInfo(model.id)).inPlaceConcats;
+  }
+
   unloadModel(model: ModelHandle): void {
     for (const plans of model.prepared.values())
       for (const p of plans.values())

@@ -186,6 +186,24 @@ export function siblings(): Graph {
   return b.build();
 }
 
+/**
+ * Concats of every kind for in-place Concat (native/src/inplace.cpp): `both` takes two conv outputs
+ * (in place at batch 1), one of which is read again after it; `withInput` takes a graph input and
+ * `nested` takes `both` itself (both copy).
+ */
+export function concats(batch = 1): Graph {
+  const b = new GraphBuilder(`concats_b${batch}`);
+  const x = b.input('x', [batch, 16, 12, 12]);
+  const a = b.relu(b.conv(x, { out: 16, kernel: 3, pad: 1, name: 'left', bias: true }));
+  const c = b.conv(x, { out: 16, kernel: 1, name: 'right' });
+  const both = b.concat([a, c], 1, 'both');
+  const d = b.conv(both, { out: 16, kernel: 1, name: 'mix' });
+  const e = b.add(d, a, 'again'); // `a` is read after `both` was consumed
+  b.output(b.concat([e, x], 1, 'withInput'));
+  b.output(b.concat([both, e], 1, 'nested'));
+  return b.build();
+}
+
 /** Each activation in its own 64-byte aligned region: a plan with no reuse (always valid). */
 export function naivePlan(graph: Graph): MemoryPlan {
   const offsets: Record<string, number> = {};

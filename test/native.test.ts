@@ -14,7 +14,7 @@ import { fuseEpilogues } from '../graphs/passes/index.js';
 import { checkSchedule, type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { twoBranchSchedule } from '../native/bench.js';
 import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
-import { convOps, epilogueOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
+import { concats, convOps, epilogueOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const available = nativeAvailable();
 if (!available) {
@@ -76,6 +76,36 @@ describe.skipIf(!available)('native executor', () => {
   it('matches onnxruntime on convolutions, normalization, activations and pooling', async () => {
     const g = convOps();
     await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned', 'trace']);
+  });
+
+  it("writes a batch-1 Concat's inputs straight into its output ('caching' memory), with the same outputs in every mode and schedule", async () => {
+    const g = concats(1);
+    const parallel: Schedule = {
+      model: g.name,
+      batch: 1,
+      stages: [{ kind: 'parallel', groups: [[g.nodes[0].id, g.nodes[1].id], [g.nodes[2].id]] }, ...sequentialSchedule(g).stages.slice(3)],
+    };
+    expect(checkSchedule(g, parallel)).toEqual([]);
+    const model = await expectMatchesOrt(g, [sequentialSchedule(g), parallel], ['caching', 'planned', 'trace']);
+    expect(ex.inPlaceConcats(model)).toBe(1); // 'both'; not 'withInput' (a graph input) nor 'nested' (a Concat of it)
+    const r = await ex.run(
+      [
+        { model, schedule: parallel },
+        { model, schedule: sequentialSchedule(g) },
+      ],
+      { outputs: true },
+    );
+    expect(r.tasks.map((t) => t.error)).toEqual([undefined, undefined]);
+    const wide = concats(2);
+    expect(ex.inPlaceConcats(await expectMatchesOrt(wide, [sequentialSchedule(wide)]))).toBe(0); // batch 2: strided slices, copied
+    process.env.TOPSCHED_INPLACE_CONCAT = 'yes';
+    try {
+      await expect(ex.loadModel(g)).rejects.toThrow(/TOPSCHED_INPLACE_CONCAT must be 0 or 1, got 'yes'/);
+      process.env.TOPSCHED_INPLACE_CONCAT = '0';
+      expect(ex.inPlaceConcats(await ex.loadModel(g))).toBe(0);
+    } finally {
+      delete process.env.TOPSCHED_INPLACE_CONCAT;
+    }
   });
 
   it('matches onnxruntime on broadcasting binaries, transposes, matmuls, layer norm, softmax and Gemm forms', async () => {

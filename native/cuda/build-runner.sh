@@ -40,7 +40,7 @@ done
 for f in /usr/lib/*/libdnnl.so /usr/lib/libdnnl.so /usr/local/lib/libdnnl.so; do
   [ -e "$f" ] && dnnl="${dnnl}1"
 done
-CORE="common model plan merge epilogue layout memcheck memory executor report profiler backends"
+CORE="common model plan merge epilogue layout inplace memcheck memory executor report profiler backends"
 CUDA_HOST="cuda/cuda_context cuda/cuda_backend cuda/libs cuda/lib_ops cuda/ops_basic cuda/ops_spatial cuda/cuda_runner"
 CXXFLAGS="-O3 -std=c++17 -fPIC -Wall -Wno-unused-parameter -DTOPSCHED_WITH_CUDA $INC"
 if [ "$dnnl" = "11" ] && [ "${TOPSCHED_NO_DNNL:-0}" != "1" ]; then

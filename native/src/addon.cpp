@@ -245,7 +245,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       auto m = core_->get(core_->models, info[0].ToNumber().Int32Value(), "model");
       json kernels = json::array();
       for (const auto& n : m->nodes) kernels.push_back({{"node", n.id}, {"op", n.op}, {"impl", n.kernel->impl()}});
-      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"kernels", kernels}};
+      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"inPlaceConcats", m->inPlaceConcats}, {"kernels", kernels}};
       return Napi::String::New(env, j.dump());
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();

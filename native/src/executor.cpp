@@ -92,6 +92,8 @@ void Executor::submit(RunState* run) {
     const Prepared& p = *t.prep;
     const Model& m = *p.model;
     t.ptr.assign(m.tensors.size(), nullptr);
+    t.slicing = t.mode == MemMode::Caching && m.inPlaceConcats > 0;
+    if (t.slicing) t.blocks.assign(m.tensors.size(), nullptr), t.holds.assign(m.tensors.size(), 0);
     t.ops.assign(m.nodes.size(), OpRecord{});
     if (t.mode == MemMode::Trace) t.trace.assign(m.tensors.size(), TraceRecord{});
     t.refs.reset(new std::atomic<int>[m.tensors.size()]);
@@ -150,6 +152,7 @@ void Executor::submit(RunState* run) {
 
 void* Executor::allocTensor(TaskState& t, int tensor) {
   const TensorInfo& ti = t.prep->model->tensors[static_cast<size_t>(tensor)];
+  if (t.slicing && (ti.sliceOf >= 0 || ti.slices > 0)) return allocSliced(t, tensor);
   void* p = caching_.alloc(ti.bytes);
   t.ptr[static_cast<size_t>(tensor)] = p;
   if (t.mode == MemMode::Trace) {
@@ -160,9 +163,40 @@ void* Executor::allocTensor(TaskState& t, int tensor) {
   return p;
 }
 
+// The Concat output is allocated by whichever of it and its slices comes first (slices may be
+// produced on several streams at once) and freed when the last of them is freed, so a slice read
+// after the Concat's own readers are done keeps its memory.
+void* Executor::allocSliced(TaskState& t, int tensor) {
+  const Model& m = *t.prep->model;
+  const TensorInfo& ti = m.tensors[static_cast<size_t>(tensor)];
+  const int out = ti.sliceOf >= 0 ? ti.sliceOf : tensor;
+  std::lock_guard<std::mutex> l(t.sliceMu);
+  void*& block = t.blocks[static_cast<size_t>(out)];
+  if (!block) {
+    block = caching_.alloc(m.tensors[static_cast<size_t>(out)].bytes);
+    t.holds[static_cast<size_t>(out)] = m.tensors[static_cast<size_t>(out)].slices + 1;
+  }
+  void* p = static_cast<uint8_t*>(block) + (ti.sliceOf >= 0 ? ti.sliceOffset : 0);
+  t.ptr[static_cast<size_t>(tensor)] = p;
+  return p;
+}
+
+void Executor::freeSliced(TaskState& t, int tensor) {
+  const TensorInfo& ti = t.prep->model->tensors[static_cast<size_t>(tensor)];
+  const int out = ti.sliceOf >= 0 ? ti.sliceOf : tensor;
+  std::lock_guard<std::mutex> l(t.sliceMu);
+  t.ptr[static_cast<size_t>(tensor)] = nullptr;
+  void*& block = t.blocks[static_cast<size_t>(out)];
+  if (block && --t.holds[static_cast<size_t>(out)] == 0) caching_.free(block), block = nullptr;
+}
+
 void Executor::freeTensor(TaskState& t, int tensor) {
   void*& p = t.ptr[static_cast<size_t>(tensor)];
   if (!p) return;
+  if (t.slicing) {
+    const TensorInfo& ti = t.prep->model->tensors[static_cast<size_t>(tensor)];
+    if (ti.sliceOf >= 0 || ti.slices > 0) return freeSliced(t, tensor);
+  }
   caching_.free(p);
   p = nullptr;
   if (t.mode == MemMode::Trace) {
@@ -269,10 +303,12 @@ void Executor::runStep(void* arg, ExecContext& ctx) {
     try {
       if (dynamic)
         for (int o : st.writes) ex.allocTensor(t, o);
-      const int variant = st.trial ? st.trial->next() : -1;
+      // An in-place Concat's inputs were written into its output by their producers.
+      const bool skip = t.slicing && !st.merge && m.nodes[static_cast<size_t>(st.nodes[0])].inPlaceConcat;
+      const int variant = st.trial && !skip ? st.trial->next() : -1;
       int64_t start = nowNs();
-      const int threads = execStep(m, st, t.ptr, ctx, variant);
-      int64_t end = nowNs();
+      const int threads = skip ? 1 : execStep(m, st, t.ptr, ctx, variant);
+      int64_t end = skip ? start : nowNs();
       if (variant >= 0) {
         st.trial->record(variant, end - start);
         t.measuringThreads.store(true, std::memory_order_relaxed);
@@ -312,6 +348,9 @@ void Executor::taskEnd(void* arg, ExecContext&) {
   } else {
     for (size_t i = 0; i < m.tensors.size(); i++)
       if (m.tensors[i].kind != TensorKind::Weight) ex.freeTensor(t, static_cast<int>(i));
+    // A failed task may leave a Concat output held for slices that were never written.
+    for (void*& block : t.blocks)
+      if (block) ex.caching_.free(block), block = nullptr;
   }
   t.endNs = nowNs();
   RunState* run = t.run;

@@ -58,6 +58,12 @@ struct TaskState {
   ArenaPool::Lease arena;
   std::vector<void*> ptr;  // per tensor, device memory of activations
   std::unique_ptr<std::atomic<int>[]> refs;
+  /** In-place Concats apply ('caching' memory of a model that has some; inplace.cpp): per Concat
+   *  output, its allocation and how many of it and its slices still hold it (under sliceMu). */
+  bool slicing = false;
+  std::vector<void*> blocks;
+  std::vector<int> holds;
+  std::mutex sliceMu;
   std::vector<OpRecord> ops;       // per node
   std::vector<TraceRecord> trace;  // per tensor (trace mode)
   std::atomic<int> seq{0};
@@ -126,6 +132,9 @@ class Executor {
   static void taskEnd(void* arg, ExecContext& ctx);
   void* allocTensor(TaskState& t, int tensor);
   void freeTensor(TaskState& t, int tensor);
+  /** allocTensor / freeTensor of a Concat output or one of its slices while t.slicing. */
+  void* allocSliced(TaskState& t, int tensor);
+  void freeSliced(TaskState& t, int tensor);
 
   BackendOptions opts_;
   std::unique_ptr<Backend> backend_;

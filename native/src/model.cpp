@@ -176,6 +176,7 @@ std::shared_ptr<Model> loadModel(const json& doc, const uint8_t* buf, size_t len
   // Every node compiles now, so an unsupported op or shape fails the load, naming the node.
   m->backend = &backend;
   m->deviceLayoutTensors = assignLayouts(*m, backend);
+  m->inPlaceConcats = assignConcatSlices(*m);
   for (size_t i = 0; i < m->nodes.size(); i++) {
     OpSpec s = m->spec(static_cast<int>(i));
     m->nodes[i].kernel = compileNode(backend, s);

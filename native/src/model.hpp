@@ -30,6 +30,11 @@ struct TensorInfo {
   bool graphOutput = false;
   /** Weights: byte offset in the model's weight buffer. */
   size_t weightOffset = 0;
+  /** In-place Concat (inplace.cpp): the Concat output this tensor is a slice of (-1: none), at
+   *  sliceOffset bytes; on an output, how many slices it holds. */
+  int sliceOf = -1;
+  size_t sliceOffset = 0;
+  int slices = 0;
 };
 
 struct NodeInfo {
@@ -42,6 +47,8 @@ struct NodeInfo {
   std::shared_ptr<const void> consts;
   /** Rough cost for balancing streams: 2·MACs + bytes moved, as the graph document states. */
   double flops = 0, bytes = 0;
+  /** A Concat whose inputs are slices of its output (inplace.cpp): nothing to run where they are. */
+  bool inPlaceConcat = false;
   std::string where() const { return "node '" + id + "' (" + op + ")"; }
 };
 
@@ -65,6 +72,8 @@ class Model {
   size_t naiveBytes = 0;
   /** Activations kept in the device's preferred layout between ops, not plain (assignLayouts). */
   int deviceLayoutTensors = 0;
+  /** Concats whose producers write into their output (assignConcatSlices). */
+  int inPlaceConcats = 0;
   Backend* backend = nullptr;
 
   ~Model();
@@ -93,5 +102,12 @@ class Model {
  * node. Errors name the field or node.
  */
 std::shared_ptr<Model> loadModel(const json& doc, const uint8_t* buf, size_t len, Backend& backend);
+
+/**
+ * Marks each Concat whose inputs are contiguous slices of its output (batch 1 along channels, plain
+ * or channel-blocked) and not otherwise bound: TensorInfo::sliceOf / slices, NodeInfo::inPlaceConcat.
+ * Call after layouts are assigned; returns how many. TOPSCHED_INPLACE_CONCAT=0 turns it off.
+ */
+int assignConcatSlices(Model& m);
 
 }  // namespace ts

@@ -21,7 +21,7 @@ for k in k_elementwise k_spatial k_reduce k_gemm; do
   echo "$out/$k.emu.cpp $out/$k.o" >> "$jobs"
 done
 for f in cuda/ops_basic cuda/ops_spatial cuda/cuda_context cuda/libs cuda/lib_ops cuda/cuda_backend cuda/cuda_runner cuda/graph_bench \
-  common model plan merge epilogue layout memcheck memory executor report profiler backends \
+  common model plan merge epilogue layout inplace memcheck memory executor report profiler backends \
   cpu/cpu_backend cpu/dnnl_base cpu/dnnl_linear cpu/dnnl_misc cpu/own_basic cpu/own_spatial cpu/own_rnn; do
   echo "$native/src/$f.cpp $out/$(echo "$f" | tr / _).o" >> "$jobs"
 done
