@@ -61,6 +61,8 @@ struct TaskState {
   /** In-place Concats apply ('caching' memory of a model that has some; inplace.cpp): per Concat
    *  output, its allocation and how many of it and its slices still hold it (under sliceMu). */
   bool slicing = false;
+  /** Graph inputs are read where the task holds them (host memory; not traced), not copied. */
+  bool borrowsInputs = false;
   std::vector<void*> blocks;
   std::vector<int> holds;
   std::mutex sliceMu;
