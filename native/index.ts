@@ -10,13 +10,14 @@
  */
 import { dtypeBytes, type Graph, numel } from '../graphs/ir.js';
 import { checkAllocation } from '../graphs/limits.js';
-import { type AllocEvent, planFromTrace, planMemory } from '../graphs/memory/planner.js';
+import { type AllocEvent, type ConcatSlices, planFromTrace, planMemory } from '../graphs/memory/planner.js';
 import type { Schedule, Stage } from '../graphs/schedule.js';
 import type { TensorData } from '../graphs/weights.js';
 import { type MemoryPlan, modelDocument, scheduleDocument } from './doc.js';
 import { loadNative, type NativeExecutorBinding } from './loader.js';
 import { attachTimeline } from './timeline.js';
 
+export type { ConcatSlices } from '../graphs/memory/planner.js';
 export { type MemoryPlan, modelDocument, scheduleDocument, writeRunnerBundle } from './doc.js';
 export { addonCandidates, loadNative, NativeUnavailableError, nativeAvailable } from './loader.js';
 
@@ -38,8 +39,12 @@ export interface NativeExecutorOptions {
    * a single thread under TOPSCHED_SMALL_OP_FLOPS (4 MFLOP), opThreads above. Default: the TOPSCHED_OP_THREADS environment variable, else 'measure'.
    */
   opThreadChoice?: 'measure' | 'rule';
-  /** Memory plan for a (graph, schedule) when a 'planned' run item brings none. Default: planSchedule. */
-  planner?: (graph: Graph, schedule: Schedule) => MemoryPlan;
+  /**
+   * Memory plan for a (graph, schedule) when a 'planned' run item brings none. Default: planSchedule.
+   * `slices` are the model's in-place Concats (NativeExecutor.concatSlices): a plan that puts each
+   * input at its slice of the output (offset + slice offset) lets the executor skip that Concat.
+   */
+  planner?: (graph: Graph, schedule: Schedule, slices: readonly ConcatSlices[]) => MemoryPlan;
   /**
    * 'trace' memory: after `traceRuns` traced runs of a (model, schedule), their alloc/free traces
    * are planned by this function (default: planTraces) and later runs use that arena. The plan is checked like any other:
@@ -50,9 +55,10 @@ export interface NativeExecutorOptions {
   traceRuns?: number;
 }
 
-/** The arena planner's plan (graphs/memory, greedy by size over schedule lifetimes) in executor form. */
-export function planSchedule(graph: Graph, schedule: Schedule): MemoryPlan {
-  const p = planMemory(graph, schedule);
+/** The arena planner's plan (graphs/memory, greedy by size over schedule lifetimes) in executor
+ *  form; with `slices`, in-place Concats' inputs sit in their outputs. */
+export function planSchedule(graph: Graph, schedule: Schedule, slices: readonly ConcatSlices[] = []): MemoryPlan {
+  const p = planMemory(graph, schedule, { slices });
   return { arenaBytes: p.arenaBytes, offsets: Object.fromEntries(p.offsets) };
 }
 
@@ -178,6 +184,8 @@ export class ModelHandle {
   readonly plans = new Map<Schedule, MemoryPlan>();
   /** @internal node ids in the executor's order (NativeExecutor.nodeIds) */
   nodeIds?: readonly string[];
+  /** @internal in-place Concats (NativeExecutor.concatSlices) */
+  slices?: readonly ConcatSlices[];
   constructor(
     /** @internal */ readonly id: number,
     /** The graph with materialized weights. */
@@ -304,6 +312,12 @@ export class NativeExecutor {
     return JSON.parse(this.native.modelInfo(model.id)).inPlaceConcats;
   }
 
+  /** Those Concats' outputs and their inputs' byte offsets in them (what planSchedule places). */
+  concatSlices(model: ModelHandle): readonly ConcatSlices[] {
+    model.slices ??= JSON.parse(this.native.modelInfo(model.id)).concatSlices as ConcatSlices[];
+    return model.slices;
+  }
+
   unloadModel(model: ModelHandle): void {
     for (const plans of model.prepared.values())
       for (const p of plans.values())
@@ -336,7 +350,7 @@ export class NativeExecutor {
     if (item.plan) return item.plan;
     let plan = item.model.plans.get(item.schedule);
     if (!plan) {
-      plan = (this.options.planner ?? planSchedule)(item.model.graph, item.schedule);
+      plan = (this.options.planner ?? planSchedule)(item.model.graph, item.schedule, this.concatSlices(item.model));
       item.model.plans.set(item.schedule, plan);
     }
     return plan;

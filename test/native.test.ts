@@ -13,7 +13,7 @@ import { greedyPartition } from '../graphs/partition/index.js';
 import { fuseEpilogues } from '../graphs/passes/index.js';
 import { checkSchedule, type Schedule, sequentialSchedule } from '../graphs/schedule.js';
 import { twoBranchSchedule } from '../native/bench.js';
-import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable } from '../native/index.js';
+import { loadNative, type ModelHandle, NativeExecutor, nativeAvailable, planSchedule } from '../native/index.js';
 import { concats, convOps, epilogueOps, indexOps, mathOps, naivePlan, ortOutputs, relDiff, siblings, tensorOps, twoBranch } from './native-helpers.js';
 
 const available = nativeAvailable();
@@ -88,6 +88,30 @@ describe.skipIf(!available)('native executor', () => {
     expect(checkSchedule(g, parallel)).toEqual([]);
     const model = await expectMatchesOrt(g, [sequentialSchedule(g), parallel], ['caching', 'planned', 'trace']);
     expect(ex.inPlaceConcats(model)).toBe(1); // 'both'; not 'withInput' (a graph input) nor 'nested' (a Concat of it)
+    const slices = ex.concatSlices(model);
+    expect(slices).toEqual([
+      {
+        output: 'both',
+        inputs: [
+          { name: 'relu_1', offset: 0 },
+          { name: 'right', offset: 16 * 12 * 12 * 4 },
+        ],
+      },
+    ]);
+    // 'caching' and 'planned' (the default planner places the slices) skip it; its inputs sit in it.
+    for (const memory of ['caching', 'planned'] as const) {
+      const op = (await ex.run([{ model, schedule: parallel }], { memory })).ops.find((o) => o.node === 'both');
+      expect(op && op.endUs - op.startUs, memory).toBe(0);
+    }
+    const plan = planSchedule(g, parallel, slices);
+    expect(plan.offsets.right).toBe(plan.offsets.both + 16 * 12 * 12 * 4);
+    expect(plan.arenaBytes).toBeLessThanOrEqual(planSchedule(g, parallel).arenaBytes);
+    // A plan that puts the slices in place but lets another live tensor share one is refused.
+    const bad = naivePlan(g);
+    Object.assign(bad.offsets, { relu_1: bad.offsets.both, right: bad.offsets.both + 9216, left: bad.offsets.both + 9216 });
+    await expect(ex.run([{ model, schedule: parallel, plan: bad }], { memory: 'planned' })).rejects.toThrow(
+      /tensors 'both' \[\d+, \+18432\) \(with the in-place Concat inputs written into it\) and 'left' .* overlap while both can be live/,
+    );
     const r = await ex.run(
       [
         { model, schedule: parallel },

@@ -145,6 +145,34 @@ export function scheduleLifetimes(graph: Graph, schedule: Schedule, opts: Schedu
   return out;
 }
 
+/**
+ * The lifetime of memory that holds both `a` and `b` (an in-place Concat's output and a slice its
+ * producer writes into it): from the earlier start to the later end, whole stages where both are
+ * live in different groups; the first stage's footprint runs to its end and the last stage's from
+ * its start when the union spans more than one stage (the memory stays held between them).
+ */
+export function unionLifetime(a: ScheduleLifetime, b: ScheduleLifetime): ScheduleLifetime {
+  const first = Math.min(a.first, b.first);
+  const last = Math.max(a.last, b.last);
+  const at = (s: number): Footprint | undefined => {
+    const live = [a, b].filter((t) => s >= t.first && s <= t.last).map((t) => footprintAt(t, s));
+    if (live.some((f) => !f) || live.some((f) => f?.group !== live[0]?.group)) return undefined;
+    const fs = live as Footprint[];
+    return { group: fs[0].group, from: Math.min(...fs.map((f) => f.from)), to: Math.max(...fs.map((f) => f.to)) };
+  };
+  const head = at(first);
+  const tail = last > first ? at(last) : undefined;
+  return {
+    name: a.name,
+    bytes: a.bytes,
+    role: a.role,
+    first,
+    last,
+    ...(head ? { head: last > first ? { ...head, to: Number.POSITIVE_INFINITY } : head } : {}),
+    ...(tail ? { tail: { ...tail, from: -1 } } : {}),
+  };
+}
+
 function meet(a: Footprint | undefined, b: Footprint | undefined): boolean {
   if (!a || !b || a.group !== b.group) return true;
   return a.from <= b.to && b.from <= a.to;

@@ -13,7 +13,7 @@
  * buffer). Two front ends: a schedule (lifetimes.ts derives safe lifetimes under concurrent groups)
  * or an allocation trace (e.g. the first k runs).
  */
-import type { Graph } from '../ir.js';
+import { type Graph, GraphError } from '../ir.js';
 import type { Schedule } from '../schedule.js';
 import { type ConflictGraph, scheduleConflictGraph, traceConflictGraph } from './conflicts.js';
 import {
@@ -27,6 +27,7 @@ import {
   traceConflict,
   traceLifetimes,
   traceLoad,
+  unionLifetime,
 } from './lifetimes.js';
 
 export type { AllocEvent, Footprint, ScheduleLifetime, ScheduleLifetimeOptions, TraceLifetime } from './lifetimes.js';
@@ -151,9 +152,59 @@ function finish<L extends { name: string; bytes: number }>(
   };
 }
 
-/** Plans the activations of `graph` run under `schedule` (see lifetimes.ts for the lifetime rules). */
-export function planMemory(graph: Graph, schedule: Schedule, opts: PlanOptions & ScheduleLifetimeOptions = {}): MemoryPlan & { lifetimes: ScheduleLifetime[] } {
-  return finish(scheduleLifetimes(graph, schedule, opts), scheduleConflict, scheduleConflictGraph, scheduleLoad, (t) => t.first, opts);
+/**
+ * An in-place Concat (the native executor's; native/src/inplace.cpp): each input is written by its
+ * producer straight into the output, `offset` bytes in, so it needs no memory of its own.
+ */
+export interface ConcatSlices {
+  output: string;
+  inputs: { name: string; offset: number }[];
+}
+
+/**
+ * Plans the activations of `graph` run under `schedule` (see lifetimes.ts for the lifetime rules).
+ * With `slices`, each Concat output is placed once for itself and its inputs (their lifetimes
+ * united) and each input at its slice of it; the plan's conflict() treats a slice as its output.
+ */
+export function planMemory(
+  graph: Graph,
+  schedule: Schedule,
+  opts: PlanOptions & ScheduleLifetimeOptions & { slices?: readonly ConcatSlices[] } = {},
+): MemoryPlan & { lifetimes: ScheduleLifetime[] } {
+  const all = scheduleLifetimes(graph, schedule, opts);
+  const slices = opts.slices ?? [];
+  if (!slices.length) return finish(all, scheduleConflict, scheduleConflictGraph, scheduleLoad, (t) => t.first, opts);
+  const byName = new Map(all.map((l) => [l.name, l]));
+  const holder = new Map<string, { output: string; offset: number }>();
+  const lifetimeOf = (name: string, what: string) => {
+    const l = byName.get(name);
+    if (!l) throw new GraphError(`no planned tensor '${name}' (${what})`, `memory plan: concat slices of '${graph.name}'`);
+    return l;
+  };
+  for (const c of slices)
+    for (const i of c.inputs) {
+      lifetimeOf(c.output, 'a Concat output');
+      const l = lifetimeOf(i.name, `a slice of '${c.output}'`);
+      if (holder.has(i.name) || !Number.isInteger(i.offset) || i.offset < 0 || i.offset + l.bytes > (byName.get(c.output) as ScheduleLifetime).bytes)
+        throw new GraphError(`slice '${i.name}' at ${i.offset} does not fit '${c.output}' once`, `memory plan: concat slices of '${graph.name}'`);
+      holder.set(i.name, { output: c.output, offset: i.offset });
+    }
+  const united = all
+    .filter((l) => !holder.has(l.name))
+    .map((l) =>
+      slices.filter((c) => c.output === l.name).reduce((u, c) => c.inputs.reduce((v, i) => unionLifetime(v, byName.get(i.name) as ScheduleLifetime), u), l),
+    );
+  const plan = finish(united, scheduleConflict, scheduleConflictGraph, scheduleLoad, (t) => t.first, opts);
+  const alignment = opts.alignment ?? ARENA_ALIGNMENT;
+  const own = (name: string) => holder.get(name)?.output ?? name;
+  for (const [name, h] of holder) {
+    plan.offsets.set(name, (plan.offsets.get(h.output) as number) + h.offset);
+    plan.sizes.set(name, (byName.get(name) as ScheduleLifetime).bytes);
+    plan.naiveBytes += alignUp((byName.get(name) as ScheduleLifetime).bytes, alignment);
+  }
+  const conflict = plan.conflict;
+  plan.conflict = (a, b) => own(a) !== own(b) && conflict(own(a), own(b));
+  return plan;
 }
 
 /** Plans from an allocation trace: one offset per tensor, valid for every traced run. */

@@ -243,9 +243,15 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     Napi::Env env = info.Env();
     try {
       auto m = core_->get(core_->models, info[0].ToNumber().Int32Value(), "model");
-      json kernels = json::array();
-      for (const auto& n : m->nodes) kernels.push_back({{"node", n.id}, {"op", n.op}, {"impl", n.kernel->impl()}});
-      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"inPlaceConcats", m->inPlaceConcats}, {"kernels", kernels}};
+      json kernels = json::array(), slices = json::array();
+      for (const auto& n : m->nodes) {
+        kernels.push_back({{"node", n.id}, {"op", n.op}, {"impl", n.kernel->impl()}});
+        if (!n.inPlaceConcat) continue;
+        json ins = json::array();
+        for (int in : n.inputs) ins.push_back({{"name", m->tensors[static_cast<size_t>(in)].name}, {"offset", m->tensors[static_cast<size_t>(in)].sliceOffset}});
+        slices.push_back({{"output", m->tensors[static_cast<size_t>(n.outputs[0])].name}, {"inputs", ins}});
+      }
+      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"inPlaceConcats", m->inPlaceConcats}, {"concatSlices", slices}, {"kernels", kernels}};
       return Napi::String::New(env, j.dump());
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();

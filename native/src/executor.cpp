@@ -312,7 +312,8 @@ void Executor::runStep(void* arg, ExecContext& ctx) {
       if (dynamic)
         for (int o : st.writes) ex.allocTensor(t, o);
       // An in-place Concat's inputs were written into its output by their producers.
-      const bool skip = t.slicing && !st.merge && m.nodes[static_cast<size_t>(st.nodes[0])].inPlaceConcat;
+      const int n0 = st.nodes[0];
+      const bool skip = !st.merge && ((t.slicing && m.nodes[static_cast<size_t>(n0)].inPlaceConcat) || (t.mode == MemMode::Planned && !p.slicedConcat.empty() && p.slicedConcat[static_cast<size_t>(n0)]));
       const int variant = st.trial && !skip ? st.trial->next() : -1;
       int64_t start = nowNs();
       const int threads = skip ? 1 : execStep(m, st, t.ptr, ctx, variant);

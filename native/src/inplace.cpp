@@ -9,9 +9,9 @@
 // pieces, which oneDNN 2.6 only writes through its reference convolution (measured: 25 s instead
 // of 16 ms for a 3x3 conv), so larger batches keep the copy.
 //
-// Decided per model at load, after layouts; the executor applies it in 'caching' memory, where it
-// allocates every tensor itself. Planned arenas and traces keep the copy: their planners place every
-// tensor on its own, and an input's slice would need the output's memory from the input's birth.
+// Decided per model at load, after layouts. 'caching' memory applies it always (executor.cpp
+// allocSliced); 'planned' memory where the plan places every input at its slice (the arena planner
+// does when given the model's slices; checkPlan unites their lifetimes); 'trace' keeps the copy.
 #include <cstdlib>
 #include <set>
 

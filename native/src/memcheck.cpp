@@ -26,6 +26,18 @@ bool diesBefore(const Life& a, const Life& b) {
   return a.dStage == b.bStage && a.dSingle && a.dGroup == b.bGroup && a.dPos < b.bPos;
 }
 
+/** The life of memory that holds both (an in-place Concat's output and a slice of it): born at the
+ *  earlier birth (a stage's two groups: no order, so group −2 meets no reader's), dead at the later death. */
+Life unite(Life a, const Life& b) {
+  if (b.bStage < a.bStage) a.bStage = b.bStage, a.bGroup = b.bGroup, a.bPos = b.bPos;
+  else if (b.bStage == a.bStage && b.bGroup != a.bGroup) a.bGroup = -2, a.bPos = std::min(a.bPos, b.bPos);
+  else if (b.bStage == a.bStage) a.bPos = std::min(a.bPos, b.bPos);
+  if (b.dStage > a.dStage) a.dStage = b.dStage, a.dSingle = b.dSingle, a.dGroup = b.dGroup, a.dPos = b.dPos;
+  else if (b.dStage == a.dStage) a.dSingle = a.dSingle && b.dSingle && a.dGroup == b.dGroup, a.dPos = std::max(a.dPos, b.dPos);
+  if (a.dStage == INT_MAX) a.dSingle = false;
+  return a;
+}
+
 std::string lifeStr(const Life& l) {
   std::string born = l.bStage < 0 ? "a graph input" : "written in stage " + std::to_string(l.bStage);
   std::string dies = l.dStage == INT_MAX ? "kept to the end (graph output)" : "read until stage " + std::to_string(l.dStage);
@@ -63,6 +75,22 @@ void checkPlan(Prepared& p, const json& plan) {
     }
     if (ti.bytes) live.push_back(static_cast<int>(t));
   }
+  // In-place Concats (inplace.cpp) this plan lays out: each input exactly at its slice of the
+  // output. Their memory is the output's, held from the first slice's birth to the last death.
+  p.slicedConcat.assign(m.nodes.size(), false);
+  std::vector<int> holder(m.tensors.size(), -1);
+  std::vector<bool> holds(m.tensors.size(), false);
+  for (size_t n = 0; n < m.nodes.size(); n++) {
+    const NodeInfo& ni = m.nodes[n];
+    if (!ni.inPlaceConcat) continue;
+    const int64_t base = p.offsets[static_cast<size_t>(ni.outputs[0])];
+    bool placed = true;
+    for (int in : ni.inputs) placed = placed && p.offsets[static_cast<size_t>(in)] == base + static_cast<int64_t>(m.tensors[static_cast<size_t>(in)].sliceOffset);
+    if (!placed) continue;
+    p.slicedConcat[n] = true;
+    holds[static_cast<size_t>(ni.outputs[0])] = true;
+    for (int in : ni.inputs) holder[static_cast<size_t>(in)] = ni.outputs[0];
+  }
   // Lifetimes in schedule positions.
   std::vector<Life> life(m.tensors.size());
   for (int t : live) {
@@ -90,6 +118,9 @@ void checkPlan(Prepared& p, const json& plan) {
       }
     }
   }
+  for (int t : live)
+    if (holder[static_cast<size_t>(t)] >= 0) life[static_cast<size_t>(holder[static_cast<size_t>(t)])] = unite(life[static_cast<size_t>(holder[static_cast<size_t>(t)])], life[static_cast<size_t>(t)]);
+  live.erase(std::remove_if(live.begin(), live.end(), [&](int t) { return holder[static_cast<size_t>(t)] >= 0; }), live.end());
   // Sweep by offset: only tensors whose byte ranges intersect are compared.
   std::sort(live.begin(), live.end(), [&](int a, int b) { return p.offsets[static_cast<size_t>(a)] < p.offsets[static_cast<size_t>(b)]; });
   std::vector<int> active;
@@ -104,9 +135,10 @@ void checkPlan(Prepared& p, const json& plan) {
       if (diesBefore(la, lt) || diesBefore(lt, la)) continue;
       const TensorInfo& ta = m.tensors[static_cast<size_t>(a)];
       const TensorInfo& tt = m.tensors[static_cast<size_t>(t)];
-      throw Error(where + ": bad offsets: tensors '" + ta.name + "' [" + std::to_string(p.offsets[static_cast<size_t>(a)]) + ", +" + std::to_string(ta.bytes) + ") and '" + tt.name + "' [" +
-                  std::to_string(start) + ", +" + std::to_string(tt.bytes) + ") overlap while both can be live ('" + ta.name + "': " + lifeStr(la) + "; '" + tt.name + "': " + lifeStr(lt) +
-                  ")");
+      auto held = [&](int x) { return holds[static_cast<size_t>(x)] ? std::string(" (with the in-place Concat inputs written into it)") : std::string(); };
+      throw Error(where + ": bad offsets: tensors '" + ta.name + "' [" + std::to_string(p.offsets[static_cast<size_t>(a)]) + ", +" + std::to_string(ta.bytes) + ")" + held(a) + " and '" + tt.name + "' [" +
+                  std::to_string(start) + ", +" + std::to_string(tt.bytes) + ")" + held(t) + " overlap while both can be live ('" + ta.name + "': " + lifeStr(la) + "; '" + tt.name +
+                  "': " + lifeStr(lt) + ")");
     }
     active.push_back(t);
   }

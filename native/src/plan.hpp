@@ -104,6 +104,9 @@ struct Prepared {
   bool hasPlan = false;
   size_t arenaBytes = 0;
   std::vector<int64_t> offsets;  // per tensor, -1 for weights
+  /** Per node: an in-place Concat whose inputs the plan places in their slices (checkPlan); its
+   *  'planned' runs skip it. */
+  std::vector<bool> slicedConcat;
   size_t stepCount = 0;
 };
 
