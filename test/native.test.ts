@@ -497,5 +497,15 @@ describe.skipIf(!available)('native executor', () => {
     await expect(ex.run([{ model, schedule: sequentialSchedule(g), inputs: [new Float32Array(3)] }])).rejects.toThrow(
       /input 'x' of 'two_branch' needs 1024 bytes/,
     );
+    // The caller may reuse its arrays as soon as run() returns: on the first run of a schedule (its
+    // preparation awaited) and on later ones (started at once), and with the executor borrowing them.
+    const schedule = sequentialSchedule(g);
+    for (let i = 0; i < 2; i++) {
+      const y = new Float32Array(4 * 8 * 8).fill(0.5);
+      const pending = ex.run([{ model, schedule, inputs: [y] }], { outputs: true });
+      y.fill(-7);
+      const out = (await pending).tasks[0].outputs?.[g.outputs[0].name] as Float32Array;
+      expect(relDiff(out, ref.get(g.outputs[0].name) as Float32Array), `run ${i}`).toBeLessThanOrEqual(1e-3);
+    }
   });
 });
