@@ -373,8 +373,8 @@ export interface ModelRow {
  * 2). Variants, all on the optimised graph (graphs/passes): sequential with T-threaded ops on one
  * stream; with T = 2 also IOS-DP on 2 streams with 1-thread ops, and hybrid IOS-DP (each stage's
  * per-group thread counts searched too) on 2 streams. Both sides are timed end to end
- * (`await run()`), in three rounds of blocks of runs in turn, so a load spike on a shared machine
- * hits all of them alike; each figure is the median of `runs` runs.
+ * (`await run()`), in five rounds of blocks of runs in turn (timeContenders), so a load spike on a
+ * shared machine hits all of them alike; each figure is the median of at least `runs` runs.
  */
 export async function modelTable({
   models = ['inception_v3', 'resnet50', 'mobilenet_v2', 'squeezenet1_1', 'bert_layer'],
@@ -430,23 +430,28 @@ interface Contender {
 }
 
 /**
- * Median end-to-end time of each contender (ms), in three rounds of blocks of runs in turn, so a
- * load spike on a shared machine hits every contender alike. Each block opens its contender and
- * closes it after: every contender runs alone in the process, as a user's would, with no other
- * contender's idle threads (onnxruntime's pool, OpenMP teams) spinning or counting against
- * libgomp's spin budget (native/loader.ts). The first runs of a block (`warmup`) are discarded.
+ * Median end-to-end time of each contender (ms) over `rounds` rounds of blocks, one block per
+ * contender in turn, so a load spike on a shared machine hits every contender alike. A block is
+ * `warmup` discarded runs, then at least runs / rounds timed runs and at least `blockMs` of them (at
+ * most 200 runs): a burst of load from the machine's other tenants spoils a few short blocks of every
+ * contender instead of the only block of one (batch-1 rows had taken 9 runs in 3 blocks). Each block
+ * opens its contender and closes it after: every contender runs alone in the process, as a user's
+ * would, with no other contender's idle threads (onnxruntime's pool, OpenMP teams) spinning or
+ * counting against libgomp's spin budget (native/loader.ts).
  */
-async function timeContenders(contenders: Contender[], runs: number, warmup: number): Promise<number[]> {
+async function timeContenders(contenders: Contender[], runs: number, warmup: number, rounds = 5, blockMs = 150): Promise<number[]> {
   const samples = contenders.map(() => [] as number[]);
-  const rounds = 3;
+  const perBlock = Math.ceil(runs / rounds);
   for (let round = 0; round < rounds; round++)
     for (let c = 0; c < contenders.length; c++) {
       const session = await contenders[c].open();
       try {
-        for (let i = 0; i < warmup + Math.ceil(runs / rounds); i++) {
+        for (let i = 0; i < warmup; i++) await session.run();
+        const start = performance.now();
+        for (let i = 0; i < 200 && (i < perBlock || performance.now() - start < blockMs); i++) {
           const t0 = performance.now();
           await session.run();
-          if (i >= warmup) samples[c].push(performance.now() - t0);
+          samples[c].push(performance.now() - t0);
         }
       } finally {
         await session.close();
