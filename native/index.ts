@@ -311,7 +311,7 @@ export class NativeExecutor {
   /** Concats of the model whose producers write straight into their output in 'caching' memory
    *  (batch 1 along channels; native/src/inplace.cpp): the Concat copies nothing there. */
   inPlaceConcats(model: ModelHandle): number {
-    return JSON.parse(this.native.modelInfo(model.id)).inPlaceConcats;
+    return this.concatSlices(model).length;
   }
 
   /** Those Concats' outputs and their inputs' byte offsets in them (what planSchedule places). */

@@ -251,7 +251,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
         for (int in : n.inputs) ins.push_back({{"name", m->tensors[static_cast<size_t>(in)].name}, {"offset", m->tensors[static_cast<size_t>(in)].sliceOffset}});
         slices.push_back({{"output", m->tensors[static_cast<size_t>(n.outputs[0])].name}, {"inputs", ins}});
       }
-      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"inPlaceConcats", m->inPlaceConcats}, {"concatSlices", slices}, {"kernels", kernels}};
+      json j = {{"name", m->name}, {"batch", m->batch}, {"nodes", m->nodes.size()}, {"naiveBytes", m->naiveBytes}, {"weightBytes", m->weightBytes}, {"deviceLayoutTensors", m->deviceLayoutTensors}, {"concatSlices", slices}, {"kernels", kernels}};
       return Napi::String::New(env, j.dump());
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();

@@ -79,7 +79,6 @@ void checkPlan(Prepared& p, const json& plan) {
   // output. Their memory is the output's, held from the first slice's birth to the last death.
   p.slicedConcat.assign(m.nodes.size(), false);
   std::vector<int> holder(m.tensors.size(), -1);
-  std::vector<bool> holds(m.tensors.size(), false);
   for (size_t n = 0; n < m.nodes.size(); n++) {
     const NodeInfo& ni = m.nodes[n];
     if (!ni.inPlaceConcat) continue;
@@ -88,7 +87,6 @@ void checkPlan(Prepared& p, const json& plan) {
     for (int in : ni.inputs) placed = placed && p.offsets[static_cast<size_t>(in)] == base + static_cast<int64_t>(m.tensors[static_cast<size_t>(in)].sliceOffset);
     if (!placed) continue;
     p.slicedConcat[n] = true;
-    holds[static_cast<size_t>(ni.outputs[0])] = true;
     for (int in : ni.inputs) holder[static_cast<size_t>(in)] = ni.outputs[0];
   }
   // Lifetimes in schedule positions.
@@ -135,7 +133,10 @@ void checkPlan(Prepared& p, const json& plan) {
       if (diesBefore(la, lt) || diesBefore(lt, la)) continue;
       const TensorInfo& ta = m.tensors[static_cast<size_t>(a)];
       const TensorInfo& tt = m.tensors[static_cast<size_t>(t)];
-      auto held = [&](int x) { return holds[static_cast<size_t>(x)] ? std::string(" (with the in-place Concat inputs written into it)") : std::string(); };
+      auto held = [&](int x) {
+        const int producer = m.tensors[static_cast<size_t>(x)].producer;
+        return producer >= 0 && p.slicedConcat[static_cast<size_t>(producer)] ? std::string(" (with the in-place Concat inputs written into it)") : std::string();
+      };
       throw Error(where + ": bad offsets: tensors '" + ta.name + "' [" + std::to_string(p.offsets[static_cast<size_t>(a)]) + ", +" + std::to_string(ta.bytes) + ")" + held(a) + " and '" + tt.name + "' [" +
                   std::to_string(start) + ", +" + std::to_string(tt.bytes) + ")" + held(t) + " overlap while both can be live ('" + ta.name + "': " + lifeStr(la) + "; '" + tt.name +
                   "': " + lifeStr(lt) + ")");
