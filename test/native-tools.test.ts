@@ -102,5 +102,10 @@ describe.skipIf(!available)('native tools', () => {
       expect(Object.keys(r.opMedianMs)).toHaveLength(g.nodes.length);
     }
     expect(() => execFileSync(RUNNER, [bundle, weights, '--schedule', 'nope'], { stdio: 'pipe' })).toThrow(/no schedule named 'nope'/);
+    // A mistyped tuning variable is an error naming it, not its default.
+    const env = { ...process.env, TOPSCHED_OP_THREADS: 'rule', TOPSCHED_SMALL_OP_FLOPS: '4M' };
+    expect(() => execFileSync(RUNNER, [bundle, weights, '--runs', '1', '--op-threads', '2'], { stdio: 'pipe', env })).toThrow(
+      /TOPSCHED_SMALL_OP_FLOPS must be a number in 0\.\.1e\+18, got '4M'/,
+    );
   });
 });

@@ -264,6 +264,12 @@ describe.skipIf(!available)('native executor', () => {
       two.close();
       rule.close();
     }
+    process.env.TOPSCHED_STREAM_SPIN_US = '100us';
+    try {
+      expect(() => new NativeExecutor({ streams: 1 })).toThrow(/TOPSCHED_STREAM_SPIN_US must be an integer in 0\.\.100000, got '100us'/);
+    } finally {
+      delete process.env.TOPSCHED_STREAM_SPIN_US;
+    }
     expect(() => new NativeExecutor({ streams: 1, opThreads: 2, opThreadChoice: 'fastest' as 'rule' })).toThrow(
       /opThreadChoice must be 'measure' or 'rule', got 'fastest'/,
     );

@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <cstdlib>
 #include <sstream>
 
 namespace ts {
@@ -68,6 +69,19 @@ std::string attrStr(const json& attrs, const char* name, const std::string& dflt
   if (!v) return dflt;
   if (!v->is_string()) throw Error(where + ": attribute '" + name + "' must be a string, got " + v->dump());
   return v->get<std::string>();
+}
+
+double envNumber(const char* name, double dflt, double lo, double hi, bool integer) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return dflt;
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  if (!end || *end != 0 || !(d >= lo && d <= hi) || (integer && d != static_cast<double>(static_cast<int64_t>(d)))) {
+    std::ostringstream o;
+    o << name << " must be " << (integer ? "an integer" : "a number") << " in " << lo << ".." << hi << ", got '" << v << "'";
+    throw Error(o.str());
+  }
+  return d;
 }
 
 }  // namespace ts

@@ -84,4 +84,8 @@ std::vector<int64_t> attrInts(const json& attrs, const char* name, const std::ve
 std::vector<double> attrFloats(const json& attrs, const char* name, const std::vector<double>& dflt, const std::string& where);
 std::string attrStr(const json& attrs, const char* name, const std::string& dflt, const std::string& where);
 
+/** An environment variable read as a number in [lo, hi]; `dflt` when unset or empty; anything else
+ *  is an Error naming the variable and the value (a typo must not silently keep the default). */
+double envNumber(const char* name, double dflt, double lo, double hi, bool integer);
+
 }  // namespace ts

@@ -79,12 +79,7 @@ void ThreadTrial::record(int variant, int64_t ns) {
 }
 
 double smallOpFlops() {
-  static const double small = [] {
-    const char* v = std::getenv("TOPSCHED_SMALL_OP_FLOPS");
-    char* end = nullptr;
-    double d = v && *v ? std::strtod(v, &end) : 4e6;
-    return v && *v && end && *end == 0 && d >= 0 ? d : 4e6;
-  }();
+  static const double small = envNumber("TOPSCHED_SMALL_OP_FLOPS", 4e6, 0, 1e18, false);
   return small;
 }
 

@@ -152,13 +152,7 @@ class CpuStream : public Stream {
   std::thread thread_;
 
   /** TOPSCHED_STREAM_SPIN_US (default 100; 0 = sleep at once). */
-  static int spinMicros() {
-    const char* v = std::getenv("TOPSCHED_STREAM_SPIN_US");
-    if (!v || !*v) return 100;
-    char* end = nullptr;
-    long n = std::strtol(v, &end, 10);
-    return end && *end == 0 && n >= 0 && n <= 100000 ? static_cast<int>(n) : 100;
-  }
+  static int spinMicros() { return static_cast<int>(envNumber("TOPSCHED_STREAM_SPIN_US", 100, 0, 100000, true)); }
 };
 
 std::string cpuModel() {

@@ -28,7 +28,7 @@ std::string signature(const OpSpec& s) {
 CudaOptions CudaOptions::fromEnv() {
   CudaOptions o;
   if (const char* v = std::getenv("TOPSCHED_CUDA_STAGING")) o.staging = v;
-  if (const char* v = std::getenv("TOPSCHED_CUDA_DEVICE")) o.device = std::atoi(v);
+  o.device = static_cast<int>(envNumber("TOPSCHED_CUDA_DEVICE", o.device, 0, 1023, true));
   return o;
 }
 
