@@ -131,8 +131,12 @@ describe.runIf(!skip)('sweep on Redis (BullMQ)', () => {
     for (const w of workers) w.kill('SIGKILL');
     await redis?.stop();
   });
-  const startWorker = () => {
-    const w = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--lock-ms', '2000', '--stalled-ms', '500'], { stdio: 'ignore' });
+  // Short locks make a killed worker's job recoverable within the test; under CI load they can also
+  // let a slow sandbox start look stalled, so tests that kill nothing pass longer ones.
+  const startWorker = (lockMs = 2000, stalledMs = 500) => {
+    const w = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--lock-ms', String(lockMs), '--stalled-ms', String(stalledMs)], {
+      stdio: 'ignore',
+    });
     workers.push(w);
     return w;
   };
@@ -186,11 +190,12 @@ describe.runIf(!skip)('sweep on Redis (BullMQ)', () => {
 
   test('a job planned by another project version fails once, naming both versions', async () => {
     const p = { ...plan(80, 'version', '9', ['agent.lr=0.001']), version: '0.0.0-other' };
+    for (const w of workers) w.kill('SIGKILL');
+    startWorker(20_000, 10_000);
     await submitSweep(p, redis.url);
-    if (!workers.some((w) => w.exitCode === null && !w.killed)) startWorker();
     const jobs = await waitSweep(p.id, redis.url, undefined, 250);
+    expect(jobs[0].error).toMatch(new RegExp(`planned by topsched 0\\.0\\.0-other; this worker is ${projectVersion().replace(/\./g, '\\.')}`));
     expect(jobs[0].state).toBe('failed');
     expect(jobs[0].attempts).toBe(1);
-    expect(jobs[0].error).toMatch(new RegExp(`planned by topsched 0\\.0\\.0-other; this worker is ${projectVersion().replace(/\./g, '\\.')}`));
   }, 60_000);
 });
