@@ -44,8 +44,9 @@ function layoutOps(): Graph {
   const sum = b.relu(b.add(dw, a)); // Tied, both operands in the device layout
   const cat = b.concat([sum, b.maxPool(k1, { kernel: 3, stride: 1, pad: 1 })], 1); // Tied: 64 channels
   const [s0, s1] = b.split(cat, [48, 16], 1);
-  const pooled = b.avgPool(b.conv(s0, { out: 16, kernel: 1 }), { kernel: 2, stride: 2 });
-  b.output(b.add(pooled, b.maxPool(s1, { kernel: 2, stride: 2 })));
+  // Zero padding counted in the mean (Inception's pools): oneDNN's jit pooling, in the device layout.
+  const pooled = b.avgPool(b.conv(s0, { out: 16, kernel: 1 }), { kernel: 3, stride: 1, pad: 1, countIncludePad: true, name: 'avg' });
+  b.output(b.conv(b.add(pooled, b.maxPool(s1, { kernel: 3, stride: 1, pad: 1 })), { out: 8, kernel: 1 }));
   b.output(b.reshape(k3, [2, 16 * 144]));
   b.output(b.globalAvgPool(cat));
   return b.build();
@@ -107,13 +108,20 @@ describe.skipIf(!available)('activation layouts between convolutions', () => {
     const kept = await expectLayoutsKeepOutputs(g, [sequentialSchedule(g), mergeSchedule(g)]);
     // k3 (read by a Reshape) and every graph input and output stay plain; the rest of the 4-D chain does not.
     expect(kept).toBeGreaterThanOrEqual(8);
+    // The padded-mean AveragePool reads and writes the device layout: one oneDNN primitive, no reorder.
+    const avg = device.kernels(await device.loadModel(g)).find((k) => k.node === 'avg');
+    expect(avg?.impl).toMatch(/^pool:[^+]+$/);
   });
 
   it('a residual fused into a Conv reads its operand in the device layout', async () => {
     const g = layoutOps();
     const fused = { ...fuseEpilogues(g, { residualInto: ['Conv'] }), name: 'layout_ops_fused' };
-    expect(fused.nodes.some((n) => n.attrs.fused_sum)).toBe(true);
+    const host = fused.nodes.find((n) => n.attrs.fused_sum);
+    expect(host?.op).toBe('Conv');
     await expectLayoutsKeepOutputs(fused, [sequentialSchedule(fused)]);
+    // Read in place by a binary-add post-op: one oneDNN primitive, not a copy into dst before it.
+    const k = device.kernels(await device.loadModel(fused)).find((x) => x.node === host?.id);
+    expect(k?.impl).toMatch(/^conv:[^+]+$/);
   });
 
   for (const name of ['mobilenet_v2', 'inception_v3'])

@@ -78,6 +78,31 @@ describe.skipIf(!available)('native executor', () => {
     await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned', 'trace']);
   });
 
+  it("Concat and Split on two threads split their bytes, pieces crossing rows and inputs, with onnxruntime's outputs", async () => {
+    // [2, 9, 40, 40] floats: 112.5 KiB in rows of 56 KiB, so a 64 KiB piece ends inside the second row's first input.
+    const b = new GraphBuilder('row_pieces');
+    const x1 = b.input('x1', [2, 3, 40, 40]);
+    const x2 = b.input('x2', [2, 5, 40, 40]);
+    const x3 = b.input('x3', [2, 1, 40, 40]);
+    const [a, c] = b.split(b.concat([x1, b.relu(x2), x3], 1), [7, 2], 1);
+    b.output(b.relu(a));
+    b.output(c);
+    const g = b.build();
+    const two = new NativeExecutor({ streams: 1, opThreads: 2, opThreadChoice: 'rule' });
+    try {
+      const model = await two.loadModel(g, { seed: 4 });
+      const ref = await ortOutputs(g, 4, model.inputs);
+      // Every op on both threads (the rule would give a copy of no FLOPs one).
+      const allCores: Schedule = { ...sequentialSchedule(g), stages: sequentialSchedule(g).stages.map((st) => ({ ...st, threads: [2] })) };
+      const r = await two.run([{ model, schedule: allCores }], { outputs: true });
+      const copies = g.nodes.filter((n) => n.op === 'Concat' || n.op === 'Split').map((n) => n.id);
+      expect(r.ops.filter((o) => copies.includes(o.node)).map((o) => o.threads)).toEqual([2, 2]);
+      for (const v of g.outputs) expect(relDiff(r.tasks[0].outputs?.[v.name] as Float32Array, ref.get(v.name) as Float32Array), v.name).toBe(0);
+    } finally {
+      two.close();
+    }
+  });
+
   it("writes a batch-1 Concat's inputs straight into its output ('caching' memory), with the same outputs in every mode and schedule", async () => {
     const g = concats(1);
     const parallel: Schedule = {
@@ -159,9 +184,10 @@ describe.skipIf(!available)('native executor', () => {
       'add_5',
     ]);
     await expectMatchesOrt(g, [sequentialSchedule(g), greedyPartition(g, cpu, {}).schedule], ['caching', 'planned']);
-    const byDefault = fuseEpilogues(plain);
-    expect(byDefault.nodes.find((n) => n.id === 'short')?.attrs.fused_sum).toBeUndefined();
-    await expectMatchesOrt(byDefault, [sequentialSchedule(byDefault)], ['planned']);
+    expect(fuseEpilogues(plain)).toEqual(g);
+    const convAddApart = fuseEpilogues(plain, { residualInto: ['Gemm', 'MatMul'] });
+    expect(convAddApart.nodes.find((n) => n.id === 'short')?.attrs.fused_sum).toBeUndefined();
+    await expectMatchesOrt(convAddApart, [sequentialSchedule(convAddApart)], ['planned']);
   });
 
   it('runs a hybrid schedule (per-group intra-op threads) with the same outputs, and refuses bad thread counts', async () => {

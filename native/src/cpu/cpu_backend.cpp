@@ -222,8 +222,15 @@ LayoutRole cpuLayoutRole(const OpSpec& s) {
     if (in.dtype != DType::F32) return LayoutRole::Plain;
   if (op == "Conv") return s.ins.size() >= 2 && s.ins[1].data != nullptr ? LayoutRole::Free : LayoutRole::Plain;
   if (op == "MaxPool" || op == "GlobalAveragePool") return LayoutRole::Free;
-  // count_include_pad may need the reference kernel (makeDnnlPool), which reads plain.
-  if (op == "AveragePool") return attrInt(s.attrs, "count_include_pad", 0, s.where()) == 0 ? LayoutRole::Free : LayoutRole::Plain;
+  // The reference kernel (where count_include_pad meets ceil_mode's extra windows) reads plain;
+  // a malformed window is plain here and reported by compile().
+  if (op == "AveragePool") {
+    try {
+      return dnnlPoolFits(s) ? LayoutRole::Free : LayoutRole::Plain;
+    } catch (const Error&) {
+      return LayoutRole::Plain;
+    }
+  }
   const Shape& y = s.outShapes[0];
   for (const char* e : {"Relu", "Clip", "Sigmoid", "Tanh", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "LeakyRelu", "HardSwish", "HardSigmoid", "Erf", "Identity"})
     if (op == e) return s.ins[0].shape == y ? LayoutRole::Tied : LayoutRole::Plain;  // Clip's min/max are scalar constants

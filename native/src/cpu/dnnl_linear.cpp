@@ -96,31 +96,55 @@ class ConvKernel : public EpilogueKernel {
     // A residual is a sum post-op: it is copied into the destination first, which costs a reorder
     // when oneDNN picks a blocked dst (a plain binary-add post-op instead makes it fall back to its
     // slow gemm convolution), so the fusion pass leaves residual Adds after a Conv unfused.
-    auto build = [&](bool pinned) {
+    // A residual kept in the output's own device layout is read in place by a binary-add post-op
+    // (nothing copied), where oneDNN keeps its jit kernel for it; else it is copied into dst first.
+    const memory::desc resMd = ep.sum ? layoutMd(s.outShapes[0], s.inLayoutOf(static_cast<size_t>(nIn))) : memory::desc();
+    auto build = [&](bool pinned, bool readResidual) {
       // Pinned: a tensor kept in a device layout is handed over as it lies (no reorder); else oneDNN picks.
       auto fmt = [&](const memory::desc& md, int layout) { return pinned && layout != Layout::Plain ? md : any(md); };
       dnnl::convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, fmt(src, s.inLayoutOf(0)), constW ? any(weiPlain_) : weiPlain_, bmd,
                                         fmt(dst, s.outLayoutOf(0)), win.strides, win.dil, win.padL, win.padR);
-      return dnnl::convolution_forward::primitive_desc(d, epilogueAttr(ep, s.where()), env.engine);
+      return dnnl::convolution_forward::primitive_desc(d, epilogueAttr(ep, s.where(), dnnl::post_ops(), readResidual ? &resMd : nullptr), env.engine);
+    };
+    // oneDNN takes any layout through its reference or gemm convolutions: only a jit kernel counts.
+    auto fast = [](const dnnl::convolution_forward::primitive_desc& p) {
+      std::string impl = p.impl_info_str();
+      return impl.find("ref") == std::string::npos && impl.find("gemm") == std::string::npos;
     };
     dnnl::convolution_forward::primitive_desc pd;
     bool pinnedOk = false;
+    residualRead_ = false;
     if (s.inLayoutOf(0) != Layout::Plain || s.outLayoutOf(0) != Layout::Plain) {
+      if (ep.sum && s.outLayoutOf(0) != Layout::Plain && s.inLayoutOf(static_cast<size_t>(nIn)) == s.outLayoutOf(0)) {
+        try {
+          pd = build(true, true);
+          residualRead_ = pinnedOk = fast(pd);
+        } catch (const dnnl::error&) {
+        }
+      }
+      if (!pinnedOk) {
+        try {
+          pd = build(true, false);
+          pinnedOk = fast(pd);
+        } catch (const dnnl::error&) {
+        }
+      }
+    }
+    if (!pinnedOk && ep.sum) {
       try {
-        pd = build(true);
-        std::string impl = pd.impl_info_str();
-        // oneDNN takes any layout through its reference or gemm convolutions: only a jit kernel counts.
-        pinnedOk = impl.find("ref") == std::string::npos && impl.find("gemm") == std::string::npos;
+        pd = build(false, true);
+        residualRead_ = pinnedOk = fast(pd);
       } catch (const dnnl::error&) {
       }
     }
-    if (!pinnedOk) pd = build(false);
+    if (!pinnedOk) pd = build(false, false);
     memory::desc csrc = pd.src_desc(), cdst = pd.dst_desc();
     weiBlocked_ = pd.weights_desc();
     const int tSrc = reorderInput(src, csrc, 0);
     const int tDst = cdst != dst ? addTemp(cdst) : -1;
-    if (ep.sum) accumulateOnto(layoutMd(s.outShapes[0], s.inLayoutOf(static_cast<size_t>(nIn))), cdst, nIn, tDst);
+    if (ep.sum && !residualRead_) accumulateOnto(resMd, cdst, nIn, tDst);
     setPrimitive<decltype(pd), dnnl::convolution_forward>(pd);
+    if (residualRead_) bind(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, resMd, Src::In, nIn);
     bindOrTemp(DNNL_ARG_SRC, csrc, tSrc, Src::In, 0);
     reorderW_ = weiBlocked_ != weiPlain_;
     bind(DNNL_ARG_WEIGHTS, weiBlocked_, reorderW_ ? Src::Const : Src::In, reorderW_ ? 0 : 1);
@@ -135,6 +159,7 @@ class ConvKernel : public EpilogueKernel {
  private:
   memory::desc weiPlain_, weiBlocked_;
   bool reorderW_ = false;
+  bool residualRead_ = false;
 };
 
 class DeconvKernel : public DnnlKernel {

@@ -254,14 +254,20 @@ KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env) {
   return make<BinaryKernel>(s, env, side == 1);
 }
 
-KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env) {
-  requireF32(s);
+namespace {
+
+/** oneDNN's description of a MaxPool / AveragePool window. */
+struct PoolWindow {
+  algorithm alg;
+  memory::dims kernel, strides, dil, padL, padR;
+};
+
+/** The window of a 2-D MaxPool / AveragePool; false where ONNX's rule differs from oneDNN's. */
+bool poolWindow(const OpSpec& s, PoolWindow& win) {
   const std::string w = s.where();
   const Shape& x = s.ins[0].shape;
   const Shape& y = s.outShapes[0];
   if (x.size() != 4) unsupported(s, "only 2-D pooling (NCHW)");
-  if (s.op == "GlobalAveragePool") return make<PoolKernel>(s, env, algorithm::pooling_avg_exclude_padding, memory::dims{x[2], x[3]}, memory::dims{1, 1}, memory::dims{0, 0},
-                                                           memory::dims{0, 0}, memory::dims{0, 0});
   std::string autoPad = attrStr(s.attrs, "auto_pad", "NOTSET", w);
   if (autoPad != "NOTSET") unsupported(s, "auto_pad '" + autoPad + "' (give explicit pads)");
   auto k = attrInts(s.attrs, "kernel_shape", {}, w);
@@ -283,9 +289,34 @@ KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env) {
   }
   // ONNX (and ORT) clip those extra windows at input + declared pads before dividing; oneDNN would
   // count the extra padding, so that case goes to the reference kernel.
-  if (countPad && extra) return nullptr;
-  algorithm alg = isMax ? algorithm::pooling_max : countPad ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding;
-  return make<PoolKernel>(s, env, alg, memory::dims{k[0], k[1]}, memory::dims{st[0], st[1]}, memory::dims{dl[0] - 1, dl[1] - 1}, memory::dims{pd[0], pd[1]}, padR);
+  if (countPad && extra) return false;
+  win = {isMax ? algorithm::pooling_max : countPad ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding,
+         {k[0], k[1]},
+         {st[0], st[1]},
+         {dl[0] - 1, dl[1] - 1},
+         {pd[0], pd[1]},
+         padR};
+  return true;
+}
+
+}  // namespace
+
+bool dnnlPoolFits(const OpSpec& s) {
+  PoolWindow win;
+  return s.op == "GlobalAveragePool" || poolWindow(s, win);
+}
+
+KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env) {
+  requireF32(s);
+  const Shape& x = s.ins[0].shape;
+  if (s.op == "GlobalAveragePool") {
+    if (x.size() != 4) unsupported(s, "only 2-D pooling (NCHW)");
+    return make<PoolKernel>(s, env, algorithm::pooling_avg_exclude_padding, memory::dims{x[2], x[3]}, memory::dims{1, 1}, memory::dims{0, 0}, memory::dims{0, 0},
+                            memory::dims{0, 0});
+  }
+  PoolWindow win;
+  if (!poolWindow(s, win)) return nullptr;
+  return make<PoolKernel>(s, env, win.alg, win.kernel, win.strides, win.dil, win.padL, win.padR);
 }
 
 KernelPtr makeLayoutConcat(const OpSpec& s, const DnnlEnv& env) {

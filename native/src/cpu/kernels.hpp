@@ -24,6 +24,8 @@ bool dnnlBinaryFits(const OpSpec& s);
 KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env);
 /** Returns null when the ONNX window rule differs from oneDNN's (avg pool, ceil_mode, pads counted). */
 KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env);
+/** Whether makeDnnlPool takes the op (throws the same errors for a window it cannot take at all). */
+bool dnnlPoolFits(const OpSpec& s);
 /** Concat / Split along channels where a tensor is not plain (layout.hpp). */
 KernelPtr makeLayoutConcat(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeLayoutSplit(const OpSpec& s, const DnnlEnv& env);

@@ -24,65 +24,80 @@ class CopyKernel : public OwnKernel {
   size_t bytes_;
 };
 
-/** Rows of [outer, axis·inner] blocks: Concat copies each input's block into its column range. */
-class ConcatKernel : public OwnKernel {
+/**
+ * Rows of [outer, axis·inner] blocks: Concat copies each input's block into its column range, Split
+ * the reverse. The threads split the joined tensor's bytes evenly (not its rows: at batch 1 along
+ * channels there is one row), each taking whole pieces of 64 KiB.
+ */
+class RowChunks {
  public:
-  explicit ConcatKernel(const OpSpec& s) : OwnKernel("concat") {
-    const Shape& y = s.outShapes[0];
-    int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
-    if (axis < 0) axis += static_cast<int64_t>(y.size());
-    size_t es = dtypeSize(s.outDtypes[0]);
-    outer_ = numel(Shape(y.begin(), y.begin() + axis));
-    for (const auto& in : s.ins) chunks_.push_back(static_cast<size_t>(numel(Shape(in.shape.begin() + axis, in.shape.end()))) * es);
+  RowChunks(const Shape& joined, const std::vector<Shape>& parts, int64_t axis, size_t elem) {
+    outer_ = static_cast<size_t>(numel(Shape(joined.begin(), joined.begin() + axis)));
+    for (const auto& p : parts) chunks_.push_back(static_cast<size_t>(numel(Shape(p.begin() + axis, p.end()))) * elem);
     for (size_t c : chunks_) row_ += c;
   }
-  void run(const KernelArgs& a) const override {
-    auto* out = static_cast<uint8_t*>(a.out[0]);
-    parallelFor(outer_, a.ctx->opThreads, 8, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; o++) {
-        size_t off = static_cast<size_t>(o) * row_;
-        for (size_t i = 0; i < chunks_.size(); i++) {
-          std::memcpy(out + off, static_cast<const uint8_t*>(a.in[i]) + static_cast<size_t>(o) * chunks_[i], chunks_[i]);
-          off += chunks_[i];
-        }
+  /** f(part, joinedOffset, partOffset, bytes) over every piece of the joined tensor, split over threads. */
+  template <typename F>
+  void forEachPiece(int threads, const F& f) const {
+    constexpr size_t kPiece = 64 << 10;
+    const size_t total = outer_ * row_;
+    parallelFor(static_cast<int64_t>((total + kPiece - 1) / kPiece), threads, 1, [&](int64_t b, int64_t e) {
+      size_t pos = static_cast<size_t>(b) * kPiece;
+      const size_t end = std::min(total, static_cast<size_t>(e) * kPiece);
+      size_t o = pos / row_, off = pos % row_, i = 0, start = 0;
+      while (off >= start + chunks_[i]) start += chunks_[i++];
+      while (pos < end) {
+        const size_t within = off - start;
+        const size_t len = std::min(chunks_[i] - within, end - pos);
+        f(i, pos, o * chunks_[i] + within, len);
+        pos += len;
+        off += len;
+        // Next part (skipping empty ones), or the next row.
+        while (i < chunks_.size() && off == start + chunks_[i]) start += chunks_[i++];
+        if (i == chunks_.size()) i = 0, start = 0, off = 0, o++;
       }
     });
   }
 
  private:
-  int64_t outer_ = 1;
+  size_t outer_ = 1, row_ = 0;
   std::vector<size_t> chunks_;
-  size_t row_ = 0;
+};
+
+int64_t axisOf(const OpSpec& s, size_t rank) {
+  int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
+  return axis < 0 ? axis + static_cast<int64_t>(rank) : axis;
+}
+
+std::vector<Shape> inShapes(const OpSpec& s) {
+  std::vector<Shape> v;
+  for (const auto& in : s.ins) v.push_back(in.shape);
+  return v;
+}
+
+class ConcatKernel : public OwnKernel {
+ public:
+  explicit ConcatKernel(const OpSpec& s)
+      : OwnKernel("concat"), rows_(s.outShapes[0], inShapes(s), axisOf(s, s.outShapes[0].size()), dtypeSize(s.outDtypes[0])) {}
+  void run(const KernelArgs& a) const override {
+    auto* out = static_cast<uint8_t*>(a.out[0]);
+    rows_.forEachPiece(a.ctx->opThreads, [&](size_t i, size_t at, size_t from, size_t n) { std::memcpy(out + at, static_cast<const uint8_t*>(a.in[i]) + from, n); });
+  }
+
+ private:
+  RowChunks rows_;
 };
 
 class SplitKernel : public OwnKernel {
  public:
-  explicit SplitKernel(const OpSpec& s) : OwnKernel("split") {
-    const Shape& x = s.ins[0].shape;
-    int64_t axis = attrInt(s.attrs, "axis", 0, s.where());
-    if (axis < 0) axis += static_cast<int64_t>(x.size());
-    size_t es = dtypeSize(s.ins[0].dtype);
-    outer_ = numel(Shape(x.begin(), x.begin() + axis));
-    for (const auto& y : s.outShapes) chunks_.push_back(static_cast<size_t>(numel(Shape(y.begin() + axis, y.end()))) * es);
-    for (size_t c : chunks_) row_ += c;
-  }
+  explicit SplitKernel(const OpSpec& s) : OwnKernel("split"), rows_(s.ins[0].shape, s.outShapes, axisOf(s, s.ins[0].shape.size()), dtypeSize(s.ins[0].dtype)) {}
   void run(const KernelArgs& a) const override {
     const auto* in = static_cast<const uint8_t*>(a.in[0]);
-    parallelFor(outer_, a.ctx->opThreads, 8, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; o++) {
-        size_t off = static_cast<size_t>(o) * row_;
-        for (size_t i = 0; i < chunks_.size(); i++) {
-          std::memcpy(static_cast<uint8_t*>(a.out[i]) + static_cast<size_t>(o) * chunks_[i], in + off, chunks_[i]);
-          off += chunks_[i];
-        }
-      }
-    });
+    rows_.forEachPiece(a.ctx->opThreads, [&](size_t i, size_t at, size_t to, size_t n) { std::memcpy(static_cast<uint8_t*>(a.out[i]) + to, in + at, n); });
   }
 
  private:
-  int64_t outer_ = 1;
-  std::vector<size_t> chunks_;
-  size_t row_ = 0;
+  RowChunks rows_;
 };
 
 struct ScaleShift {
