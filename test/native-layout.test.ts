@@ -48,7 +48,10 @@ function layoutOps(): Graph {
   const pooled = b.avgPool(b.conv(s0, { out: 16, kernel: 1 }), { kernel: 3, stride: 1, pad: 1, countIncludePad: true, name: 'avg' });
   b.output(b.conv(b.add(pooled, b.maxPool(s1, { kernel: 3, stride: 1, pad: 1 })), { out: 8, kernel: 1 }));
   b.output(b.reshape(k3, [2, 16 * 144]));
+  b.output(b.globalAvgPool(k3, 'plain_gap')); // plain in and out: own row means, no reorder
   b.output(b.globalAvgPool(cat));
+  // Strided, with ceil_mode's extra windows clipped at the border: own blocked MaxPool.
+  b.output(b.globalAvgPool(b.maxPool(cat, { kernel: 3, stride: 2, pad: 1, ceil: true, name: 'strided_max' })));
   return b.build();
 }
 
@@ -109,8 +112,11 @@ describe.skipIf(!available)('activation layouts between convolutions', () => {
     // k3 (read by a Reshape) and every graph input and output stay plain; the rest of the 4-D chain does not.
     expect(kept).toBeGreaterThanOrEqual(8);
     // The padded-mean AveragePool reads and writes the device layout: one oneDNN primitive, no reorder.
-    const avg = device.kernels(await device.loadModel(g)).find((k) => k.node === 'avg');
-    expect(avg?.impl).toMatch(/^pool:[^+]+$/);
+    const kernels = device.kernels(await device.loadModel(g));
+    expect(kernels.find((k) => k.node === 'avg')?.impl).toMatch(/^pool:[^+]+$/);
+    // MaxPool between blocked tensors runs the own vectorised kernel.
+    expect(kernels.find((k) => k.node === 'strided_max')?.impl).toBe('own:maxpool-blocked');
+    expect(kernels.find((k) => k.node === 'plain_gap')?.impl).toBe('own:gap-plain');
   });
 
   it('a residual fused into a Conv reads its operand in the device layout', async () => {

@@ -349,6 +349,8 @@ class CpuBackend : public Backend {
       return k ? k : makeTranspose(s);
     }
     if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") {
+      if (auto own = makeBlockedMaxPool(s)) return own;
+      if (auto own = makePlainGlobalAvgPool(s)) return own;
       auto k = makeDnnlPool(s, env_);
       return k ? k : makeRefPool(s);
     }

@@ -55,6 +55,10 @@ KernelPtr makePad(const OpSpec& s);
 KernelPtr makeGather(const OpSpec& s);
 KernelPtr makeResize(const OpSpec& s);
 KernelPtr makeRefPool(const OpSpec& s);
+/** MaxPool between tensors in one channel-blocked layout; null for anything else. */
+KernelPtr makeBlockedMaxPool(const OpSpec& s);
+/** GlobalAveragePool from and to plain tensors; null for anything else. */
+KernelPtr makePlainGlobalAvgPool(const OpSpec& s);
 
 /** Throws the standard "unsupported" error naming the node. */
 [[noreturn]] void unsupported(const OpSpec& s, const std::string& why);
