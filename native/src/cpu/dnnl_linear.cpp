@@ -93,11 +93,9 @@ class ConvKernel : public EpilogueKernel {
     const int nIn = static_cast<int>(s.ins.size()) - (ep.sum ? 1 : 0);
     bool bias = nIn > 2;
     memory::desc bmd = bias ? plainMd({w[0]}) : memory::desc();
-    // A residual is a sum post-op: it is copied into the destination first, which costs a reorder
-    // when oneDNN picks a blocked dst (a plain binary-add post-op instead makes it fall back to its
-    // slow gemm convolution), so the fusion pass leaves residual Adds after a Conv unfused.
-    // A residual kept in the output's own device layout is read in place by a binary-add post-op
-    // (nothing copied), where oneDNN keeps its jit kernel for it; else it is copied into dst first.
+    // A residual (fused_sum) is read in place by a binary-add post-op where oneDNN keeps a jit
+    // kernel for it (the residual in the output's blocked layout, tried first); else it is copied
+    // into the destination before the primitive runs (a sum post-op).
     const memory::desc resMd = ep.sum ? layoutMd(s.outShapes[0], s.inLayoutOf(static_cast<size_t>(nIn))) : memory::desc();
     auto build = [&](bool pinned, bool readResidual) {
       // Pinned: a tensor kept in a device layout is handed over as it lies (no reorder); else oneDNN picks.
