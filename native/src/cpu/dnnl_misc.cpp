@@ -254,15 +254,6 @@ KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env) {
   return make<BinaryKernel>(s, env, side == 1);
 }
 
-namespace {
-
-/** oneDNN's description of a MaxPool / AveragePool window. */
-struct PoolWindow {
-  algorithm alg;
-  memory::dims kernel, strides, dil, padL, padR;
-};
-
-/** The window of a 2-D MaxPool / AveragePool; false where ONNX's rule differs from oneDNN's. */
 bool poolWindow(const OpSpec& s, PoolWindow& win) {
   const std::string w = s.where();
   const Shape& x = s.ins[0].shape;
@@ -298,8 +289,6 @@ bool poolWindow(const OpSpec& s, PoolWindow& win) {
          padR};
   return true;
 }
-
-}  // namespace
 
 bool dnnlPoolFits(const OpSpec& s) {
   PoolWindow win;

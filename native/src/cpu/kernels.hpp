@@ -26,6 +26,14 @@ KernelPtr makeDnnlBinary(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeDnnlPool(const OpSpec& s, const DnnlEnv& env);
 /** Whether makeDnnlPool takes the op (throws the same errors for a window it cannot take at all). */
 bool dnnlPoolFits(const OpSpec& s);
+/** oneDNN's description of a MaxPool / AveragePool window (dilations as d − 1). */
+struct PoolWindow {
+  dnnl::algorithm alg;
+  dnnl::memory::dims kernel, strides, dil, padL, padR;
+};
+/** The window of a 2-D MaxPool / AveragePool; false where ONNX's rule differs from oneDNN's;
+ *  throws the "unsupported" error for a window neither takes (auto_pad, storage_order 1, not 2-D). */
+bool poolWindow(const OpSpec& s, PoolWindow& win);
 /** Concat / Split along channels where a tensor is not plain (layout.hpp). */
 KernelPtr makeLayoutConcat(const OpSpec& s, const DnnlEnv& env);
 KernelPtr makeLayoutSplit(const OpSpec& s, const DnnlEnv& env);

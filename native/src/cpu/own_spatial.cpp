@@ -411,14 +411,11 @@ KernelPtr makeBlockedMaxPool(const OpSpec& s) {
   if (s.op != "MaxPool" || (layout != Layout::Blocked16 && layout != Layout::Blocked8) || s.outLayoutOf(0) != layout || s.outShapes.size() != 1) return nullptr;
   const Shape& x = s.ins[0].shape;
   if (x.size() != 4 || x[1] % layout != 0 || s.ins[0].dtype != DType::F32) return nullptr;
-  const std::string w = s.where();
-  if (attrStr(s.attrs, "auto_pad", "NOTSET", w) != "NOTSET" || attrInt(s.attrs, "storage_order", 0, w) != 0) return nullptr;
-  auto k = attrInts(s.attrs, "kernel_shape", {}, w);
-  auto st = attrInts(s.attrs, "strides", {1, 1}, w);
-  auto dl = attrInts(s.attrs, "dilations", {1, 1}, w);
-  auto pd = attrInts(s.attrs, "pads", {0, 0, 0, 0}, w);
-  if (k.size() != 2 || st.size() != 2 || dl.size() != 2 || pd.size() != 4) return nullptr;
-  return std::make_shared<BlockedMaxPoolKernel>(s, layout, Window2d{k[0], k[1], st[0], st[1], dl[0], dl[1], pd[0], pd[1]});
+  PoolWindow win;
+  if (!poolWindow(s, win)) return nullptr;
+  const auto& k = win.kernel;
+  return std::make_shared<BlockedMaxPoolKernel>(
+      s, layout, Window2d{k[0], k[1], win.strides[0], win.strides[1], win.dil[0] + 1, win.dil[1] + 1, win.padL[0], win.padL[1]});
 }
 
 KernelPtr makePad(const OpSpec& s) {
